@@ -1,0 +1,36 @@
+# The README's commands. Each one sets up what it needs first, from a bare clone.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := demo
+VENV := .venv/bin
+STAMP := .venv/.sesflow-setup
+
+.PHONY: demo test bench setup lint typecheck unit clean
+
+$(STAMP): pyproject.toml uv.lock scripts/setup scripts/find-python
+	scripts/setup
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/sesflow demo
+
+lint: setup
+	$(VENV)/ruff format --check src tests benchmarks
+	$(VENV)/ruff check src tests benchmarks
+
+typecheck: setup
+	$(VENV)/mypy --strict src
+
+unit: setup
+	$(VENV)/pytest -m unit -q
+
+test: lint typecheck
+	$(VENV)/pytest
+
+bench: setup
+	$(VENV)/python -m benchmarks
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .sesflow

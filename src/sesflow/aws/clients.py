@@ -1,0 +1,69 @@
+"""One boto3 client per service, created on first use.
+
+Endpoints come from boto3 itself (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, ...): the local
+stack only sets the environment. S3 always signs with SigV4: boto3 defaults links to SigV2.
+"""
+
+from __future__ import annotations
+
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
+#: Adaptive mode adds client-side rate limiting on throttling errors to the standard retries.
+RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5})
+
+
+class AwsClients:
+    """Clients made on first use from one boto3 session: a cold start pays only for what it uses."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        endpoint_url: str | None = None,
+        config: Config | None = None,
+    ) -> None:
+        self._session = session
+        self._endpoint_url = endpoint_url
+        self._config = RETRY_CONFIG if config is None else RETRY_CONFIG.merge(config)
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        return self._session or boto3.Session()
+
+    @cached_property
+    def s3(self) -> S3Client:
+        config = self._config.merge(Config(signature_version="s3v4"))
+        return self.session.client("s3", endpoint_url=self._endpoint_url, config=config)
+
+    @cached_property
+    def sesv2(self) -> SESV2Client:
+        return self.session.client("sesv2", endpoint_url=self._endpoint_url, config=self._config)
+
+    @cached_property
+    def sns(self) -> SNSClient:
+        return self.session.client("sns", endpoint_url=self._endpoint_url, config=self._config)
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        return self.session.client("sqs", endpoint_url=self._endpoint_url, config=self._config)
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return self.session.client("dynamodb", endpoint_url=self._endpoint_url, config=self._config)
+
+
+@cache
+def default_clients() -> AwsClients:
+    """The process-wide clients a Lambda handler uses; created at the first call."""
+    return AwsClients()

@@ -1,0 +1,214 @@
+"""Sending raw MIME through SES v2, within SES's limits and the account's send rate.
+
+Limits are checked before AWS is called, so a message that can never be sent fails fast and
+permanently. Every AWS error is classified: transient ones are worth a retry, permanent ones never.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sesv2.type_defs import MessageTagTypeDef, SendEmailRequestTypeDef
+
+#: SES v2 SendEmail (raw) and SES SMTP accept 40 MB; SES v1 SendRawEmail only 10 MB.
+MAX_MESSAGE_BYTES: Final = 40 * 1024 * 1024
+#: To + Cc + Bcc per message; SES does not raise this limit.
+MAX_RECIPIENTS: Final = 50
+_TAG_PART = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_TRANSIENT_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "MaxSendRateExceeded",
+        "LimitExceededException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServiceError",
+        "RequestTimeout",
+        # A paused or suspended account: nothing is wrong with the message, so keep it for later.
+        "SendingPausedException",
+        "AccountSuspendedException",
+    }
+)
+_TRANSIENT_TRANSPORT = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+)
+
+
+class SendError(Exception):
+    """A message was not sent. `code` is SES's error code, or ours for limits checked locally."""
+
+    transient: bool = False
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientSendError(SendError):
+    """Worth retrying later: throttling, SES unavailable, a broken connection."""
+
+    transient = True
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help: the message, an address or the sending identity is refused."""
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_id: str
+    recipients: tuple[str, ...]
+
+
+def classify(error: Exception) -> SendError:
+    """Turn a boto3/botocore failure into a transient or permanent send error."""
+    if isinstance(error, SendError):
+        return error
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        message = error.response.get("Error", {}).get("Message", str(error))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        if code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return TransientSendError(f"SES {code}: {message}", code=code)
+        return PermanentSendError(f"SES {code}: {message}", code=code)
+    if isinstance(error, _TRANSIENT_TRANSPORT):
+        return TransientSendError(f"SES unreachable: {error}", code="ConnectionError")
+    if isinstance(error, BotoCoreError):
+        return PermanentSendError(f"SES request invalid: {error}", code=type(error).__name__)
+    raise TypeError(f"not an AWS error: {error!r}") from error
+
+
+class SendRateLimiter:
+    """A token bucket: sends are spaced so no second ever holds more than `rate` sends.
+
+    The bucket holds one token, so a burst is smoothed rather than allowed up front.
+    The clock and sleep are injectable so tests measure time without waiting.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"send rate must be positive, got {rate}")
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next_free = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Block until a send may start; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_free)
+            self._next_free = start + 1.0 / self.rate
+        waited = start - now
+        if waited > 0:
+            self._sleep(waited)
+        return waited
+
+
+def account_send_rate(sesv2: SESV2Client) -> float:
+    """The account's maximum sends per second, as SES reports it."""
+    return float(sesv2.get_account()["SendQuota"]["MaxSendRate"])
+
+
+def _validate_tags(tags: Mapping[str, str]) -> list[MessageTagTypeDef]:
+    for name, value in tags.items():
+        if not (_TAG_PART.match(name) and _TAG_PART.match(value)):
+            raise PermanentSendError(
+                f"message tag {name}={value!r}: SES allows only letters, digits, '_' and '-'",
+                code="InvalidTag",
+            )
+    return [{"Name": name, "Value": value} for name, value in tags.items()]
+
+
+class SesSender:
+    """Sends raw MIME with SES v2 `SendEmail`, one message per call, rate-limited."""
+
+    def __init__(
+        self,
+        sesv2: SESV2Client,
+        *,
+        limiter: SendRateLimiter | None = None,
+        rate_source: Callable[[SESV2Client], float] = account_send_rate,
+    ) -> None:
+        self.sesv2 = sesv2
+        self._limiter = limiter
+        self._rate_source = rate_source
+        self._limiter_lock = threading.Lock()
+
+    @property
+    def limiter(self) -> SendRateLimiter:
+        """Built at the first send from the account's quota, then kept for the process."""
+        with self._limiter_lock:
+            if self._limiter is None:
+                try:
+                    rate = self._rate_source(self.sesv2)
+                except (ClientError, BotoCoreError) as error:
+                    raise classify(error) from error
+                self._limiter = SendRateLimiter(rate)
+            return self._limiter
+
+    def send_raw(
+        self,
+        raw: bytes,
+        *,
+        from_address: str,
+        recipients: Sequence[str],
+        configuration_set: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> SentMessage:
+        """Send one MIME message to `recipients` (the envelope; headers may show fewer)."""
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise PermanentSendError(
+                f"message is {len(raw)} bytes; SES accepts at most {MAX_MESSAGE_BYTES}",
+                code="MessageTooLarge",
+            )
+        if not recipients:
+            raise PermanentSendError("message has no recipients", code="NoRecipients")
+        if len(recipients) > MAX_RECIPIENTS:
+            raise PermanentSendError(
+                f"message has {len(recipients)} recipients; SES accepts at most {MAX_RECIPIENTS}",
+                code="TooManyRecipients",
+            )
+        request: SendEmailRequestTypeDef = {
+            "FromEmailAddress": from_address,
+            "Destination": {"BccAddresses": list(recipients)},
+            "Content": {"Raw": {"Data": raw}},
+        }
+        if configuration_set:
+            request["ConfigurationSetName"] = configuration_set
+        if tags:
+            request["EmailTags"] = _validate_tags(tags)
+        self.limiter.acquire()
+        try:
+            response = self.sesv2.send_email(**request)
+        except (ClientError, BotoCoreError) as error:
+            raise classify(error) from error
+        return SentMessage(message_id=response["MessageId"], recipients=tuple(recipients))

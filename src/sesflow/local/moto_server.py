@@ -1,0 +1,48 @@
+"""moto's server mode in a thread: the AWS APIs on a loopback port, reached over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from dataclasses import dataclass
+
+from moto.server import ThreadedMotoServer
+
+from sesflow.local.ports import LOOPBACK
+
+#: moto accepts any credentials; these make it obvious in a log that nothing real was touched.
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "sesflow-local",
+    "AWS_SECRET_ACCESS_KEY": "sesflow-local-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class MotoServer:
+    server: ThreadedMotoServer
+    endpoint_url: str
+
+    def environment(self) -> dict[str, str]:
+        """What a process needs in its environment so boto3 talks to this server."""
+        return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url}
+
+    def reset(self) -> None:
+        """Forget every resource, as a fresh account would look."""
+        reset_url = f"{self.endpoint_url}/moto-api/reset"
+        request = urllib.request.Request(reset_url, method="POST")  # noqa: S310 - loopback URL
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback URL
+            json.load(response)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_moto_server() -> MotoServer:
+    # werkzeug logs every request at INFO; the stack's own logs say what matters.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return MotoServer(server=server, endpoint_url=f"http://{host}:{port}")

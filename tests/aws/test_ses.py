@@ -1,0 +1,218 @@
+"""SES v2 sends through moto's server, error classification, and the limits checked before AWS is called."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.stub import Stubber
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from sesflow.aws.clients import AwsClients
+from sesflow.aws.ses import (
+    MAX_MESSAGE_BYTES,
+    PermanentSendError,
+    SendRateLimiter,
+    SesSender,
+    TransientSendError,
+    account_send_rate,
+)
+from sesflow.local.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+SENDER = "notices@sesflow.example"
+RAW = b"From: notices@sesflow.example\r\nSubject: Planned work\r\n\r\nWindow 02:00-04:00 UTC.\r\n"
+NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def fixed_rate(_: object) -> float:
+    return 1000.0
+
+
+@pytest.fixture
+def ses(aws: AwsClients) -> AwsClients:
+    aws.sesv2.create_email_identity(EmailIdentity=SENDER)
+    aws.sesv2.create_configuration_set(ConfigurationSetName="netbox-notices-tracking")
+    return aws
+
+
+def sent_messages() -> list[Any]:
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+
+def test_send_reaches_ses_with_configuration_set_and_tag(ses: AwsClients) -> None:
+    sender = SesSender(ses.sesv2, rate_source=fixed_rate)
+    sent = sender.send_raw(
+        RAW,
+        from_address=SENDER,
+        recipients=["noc@customer.example", "ops@customer.example"],
+        configuration_set="netbox-notices-tracking",
+        tags={"notification_id": "42"},
+    )
+    assert sent.message_id
+    stored = sent_messages()[-1]
+    assert stored.id == sent.message_id
+    assert stored.destinations == ["noc@customer.example", "ops@customer.example"]
+    assert stored.raw_data.encode() == RAW
+
+
+def test_request_carries_configuration_set_and_tags(ses: AwsClients) -> None:
+    # moto ignores these two fields, so check what goes over the wire.
+    seen: list[dict[str, Any]] = []
+    ses.sesv2.meta.events.register("before-call.sesv2.SendEmail", lambda params, **_: seen.append(params))
+    SesSender(ses.sesv2, rate_source=fixed_rate).send_raw(
+        RAW,
+        from_address=SENDER,
+        recipients=["a@customer.example"],
+        configuration_set="netbox-notices-tracking",
+        tags={"notification_id": "42"},
+    )
+    body = seen[0]["body"]
+    assert b'"ConfigurationSetName": "netbox-notices-tracking"' in body
+    assert b'"EmailTags": [{"Name": "notification_id", "Value": "42"}]' in body
+
+
+def test_unverified_sender_is_a_permanent_error(ses: AwsClients) -> None:
+    sender = SesSender(ses.sesv2, rate_source=fixed_rate)
+    with pytest.raises(PermanentSendError) as caught:
+        sender.send_raw(RAW, from_address="stranger@elsewhere.example", recipients=["a@customer.example"])
+    assert caught.value.code == "MessageRejected"
+    assert not caught.value.transient
+
+
+@pytest.mark.parametrize("code", ["Throttling", "TooManyRequestsException", "MaxSendRateExceeded"])
+def test_throttled_send_is_a_transient_error(moto_server: Any, code: str) -> None:
+    clients = AwsClients(endpoint_url=moto_server.endpoint_url, config=NO_RETRIES)
+    calls: list[str] = []
+
+    def throttle(request: Any, **_: Any) -> AWSResponse:
+        calls.append(request.url)
+        body = f'{{"__type": "{code}", "message": "Maximum sending rate exceeded."}}'.encode()
+        return AWSResponse(request.url, 429, {"x-amzn-ErrorType": code}, _Raw(body))
+
+    clients.sesv2.meta.events.register("before-send.sesv2.SendEmail", throttle)
+    with pytest.raises(TransientSendError) as caught:
+        SesSender(clients.sesv2, rate_source=fixed_rate).send_raw(
+            RAW, from_address=SENDER, recipients=["a@customer.example"]
+        )
+    assert caught.value.code == code and caught.value.transient
+    assert len(calls) == 1
+
+
+def test_unreachable_ses_is_a_transient_error() -> None:
+    clients = AwsClients(endpoint_url=f"http://127.0.0.1:{free_port()}", config=NO_RETRIES)
+    with pytest.raises(TransientSendError, match="unreachable"):
+        SesSender(clients.sesv2, rate_source=fixed_rate).send_raw(
+            RAW, from_address=SENDER, recipients=["a@customer.example"]
+        )
+
+
+def count_calls(clients: AwsClients) -> list[str]:
+    calls: list[str] = []
+    clients.sesv2.meta.events.register("before-call.sesv2", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_fifty_one_recipients_are_refused_before_any_call(ses: AwsClients) -> None:
+    calls = count_calls(ses)
+    recipients = [f"user{n}@customer.example" for n in range(51)]
+    with pytest.raises(PermanentSendError, match="51 recipients") as caught:
+        SesSender(ses.sesv2).send_raw(RAW, from_address=SENDER, recipients=recipients)
+    assert caught.value.code == "TooManyRecipients"
+    assert calls == []
+
+
+def test_fifty_recipients_are_sent(ses: AwsClients) -> None:
+    recipients = [f"user{n}@customer.example" for n in range(50)]
+    SesSender(ses.sesv2, rate_source=fixed_rate).send_raw(RAW, from_address=SENDER, recipients=recipients)
+    assert len(sent_messages()[-1].destinations) == 50
+
+
+def test_message_over_40_mb_is_refused_before_any_call(ses: AwsClients) -> None:
+    calls = count_calls(ses)
+    huge = RAW + b"x" * (41 * 1024 * 1024)
+    assert len(huge) > MAX_MESSAGE_BYTES
+    with pytest.raises(PermanentSendError, match="at most 41943040") as caught:
+        SesSender(ses.sesv2).send_raw(huge, from_address=SENDER, recipients=["a@customer.example"])
+    assert caught.value.code == "MessageTooLarge"
+    assert calls == []
+
+
+def test_message_without_recipients_is_refused(ses: AwsClients) -> None:
+    with pytest.raises(PermanentSendError, match="no recipients"):
+        SesSender(ses.sesv2).send_raw(RAW, from_address=SENDER, recipients=[])
+
+
+def test_tags_outside_ses_alphabet_are_refused(ses: AwsClients) -> None:
+    calls = count_calls(ses)
+    with pytest.raises(PermanentSendError, match="message tag"):
+        SesSender(ses.sesv2, rate_source=fixed_rate).send_raw(
+            RAW, from_address=SENDER, recipients=["a@customer.example"], tags={"notification_id": "4 2"}
+        )
+    assert calls == []
+
+
+def test_send_rate_is_read_once_from_the_account(ses: AwsClients) -> None:
+    reads: list[int] = []
+
+    def rate(_: object) -> float:
+        reads.append(1)
+        return 1000.0
+
+    sender = SesSender(ses.sesv2, rate_source=rate)
+    for _ in range(3):
+        sender.send_raw(RAW, from_address=SENDER, recipients=["a@customer.example"])
+    assert len(reads) == 1
+    assert sender.limiter.rate == 1000.0
+
+
+def test_account_send_rate_reads_get_account(aws: AwsClients) -> None:
+    # moto's server has no SES v2 GetAccount; the stubber checks our call against the real API model.
+    with Stubber(aws.sesv2) as stub:
+        stub.add_response(
+            "get_account",
+            {"SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 3.0}},
+            {},
+        )
+        assert account_send_rate(aws.sesv2) == 14.0
+
+
+def test_limiter_rejects_a_non_positive_rate() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        SendRateLimiter(0)
+
+
+class _Raw:
+    """The minimal raw-stream interface botocore reads an error body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+    def read(self, *_: Any) -> bytes:
+        return self._body
+
+
+def test_default_clients_retry_a_throttled_send(ses: AwsClients, moto_server: Any) -> None:
+    clients = AwsClients(endpoint_url=moto_server.endpoint_url)  # adaptive retries, as in Lambda
+    attempts: list[int] = []
+
+    def throttle_once(request: Any, **_: Any) -> AWSResponse | None:
+        attempts.append(1)
+        if len(attempts) > 1:
+            return None  # let the retry through to moto
+        body = b'{"__type": "TooManyRequestsException", "message": "slow down"}'
+        return AWSResponse(request.url, 429, {"x-amzn-ErrorType": "TooManyRequestsException"}, _Raw(body))
+
+    clients.sesv2.meta.events.register("before-send.sesv2.SendEmail", throttle_once)
+    sent = SesSender(clients.sesv2, rate_source=fixed_rate).send_raw(
+        RAW, from_address=SENDER, recipients=["a@customer.example"]
+    )
+    assert len(attempts) == 2
+    assert sent_messages()[-1].id == sent.message_id
