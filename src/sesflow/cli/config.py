@@ -1,4 +1,4 @@
-"""The `sesflow` command line: operator checks and the local demo."""
+"""`sesflow config check`: the settings a flow reads, checked as its Lambda function would at start."""
 
 from __future__ import annotations
 
@@ -18,11 +18,7 @@ from sesflow.config import (
     load_settings,
 )
 
-app = typer.Typer(
-    help="Email pipelines on Amazon SES: NetBox notices and the IoT relay.", no_args_is_help=True
-)
 config_app = typer.Typer(help="Inspect the settings a flow reads from its environment.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
 console = Console()
 
 
@@ -59,15 +55,3 @@ def config_check(
         console.print(f"[red]{count} problem(s): the {flow} function would fail at start.[/red]")
         raise typer.Exit(code=1)
     console.print(f"[green]The {flow} settings are valid.[/green]")
-
-
-@app.command()
-def demo() -> None:
-    """Start local AWS stand-ins and show, end to end, what sesflow does today."""
-    from sesflow.local.demo import run_demo  # the demo starts servers: import it only when asked
-
-    raise typer.Exit(code=run_demo(console))
-
-
-def main() -> None:
-    app()

@@ -1,0 +1,26 @@
+"""The `sesflow` command line: operator checks and the local demo. One module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from sesflow.cli.config import config_app
+
+app = typer.Typer(
+    help="Email pipelines on Amazon SES: NetBox notices and the IoT relay.", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+
+
+@app.command()
+def demo() -> None:
+    """Start local AWS stand-ins and show, end to end, what sesflow does today."""
+    from rich.console import Console
+
+    from sesflow.local.demo import run_demo  # the demo starts servers: import it only when asked
+
+    raise typer.Exit(code=run_demo(Console()))
+
+
+def main() -> None:
+    app()
