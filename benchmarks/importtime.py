@@ -1,4 +1,4 @@
-"""Cold-start cost: importing sesflow's shared layers against importing boto3 alone (which Lambda must pay)."""
+"""Cold-start cost: importing sesflow's shared layers against importing boto3 alone (Lambda pays that)."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ class CollectingHandler:
 
     received: list[ReceivedMail] = field(default_factory=list)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         self.received.append(ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), raw))
         return "250 OK stored"

@@ -128,7 +128,9 @@ def test_small_upload_is_one_put_with_metadata(store: ObjectStore, bucket: str) 
     )
     assert info.size == 5 and "-" not in info.etag.strip('"')
     opened = store.open(bucket, "m/1-résumé.txt")
-    assert opened.metadata == encode_metadata({"original-filename": "résumé.txt", "source-key": "incoming/abc"})
+    assert opened.metadata == encode_metadata(
+        {"original-filename": "résumé.txt", "source-key": "incoming/abc"}
+    )
     assert opened.metadata["original-filename"] == "=?UTF-8?B?csOpc3Vtw6kudHh0?="
     assert opened.body.read() == b"hello"
 

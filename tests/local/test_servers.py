@@ -49,5 +49,5 @@ def test_seaweed_start_failure_shows_the_log(tmp_path: Path, monkeypatch: pytest
     fake.write_text("#!/bin/sh\necho 'cannot bind: address in use' >&2\nexit 3\n")
     fake.chmod(0o755)
     monkeypatch.setattr("sesflow.local.seaweedfs.weed_binary", lambda: str(fake))
-    with pytest.raises(SeaweedError, match="exited with 3(.|\n)*cannot bind"):
+    with pytest.raises(SeaweedError, match=r"(?s)exited with 3.*cannot bind"):
         start_seaweedfs(tmp_path / "data", timeout=10)

@@ -14,14 +14,15 @@ from importlib.resources import files
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.ses import SesSender
 from sesflow.aws.store import ObjectStore
-from sesflow.local.moto_server import start_moto_server
+from sesflow.local.moto_server import moto_session, start_moto_server
 from sesflow.local.seaweedfs import start_seaweedfs
-from sesflow.mail import iter_attachments, parse_stream, write_payload
+from sesflow.mail import iter_attachments, parse_mail, write_payload
 
 INCOMING_BUCKET = "relay-incoming"
 ATTACHMENTS_BUCKET = "relay-attachments"
@@ -65,12 +66,7 @@ def run_demo(console: Console, workdir: Path = Path(".sesflow/demo")) -> int:
 
 
 def _walk_one_mail(console: Console, moto_url: str, seaweed_clients: AwsClients) -> int:
-    import boto3
-
-    session = boto3.Session(
-        aws_access_key_id="sesflow-local", aws_secret_access_key="sesflow-local", region_name="us-east-1"
-    )
-    aws = AwsClients(session, endpoint_url=moto_url)
+    aws = AwsClients(moto_session(), endpoint_url=moto_url)
     failures = 0
 
     # 1. SES's receipt rule would store the raw mail under incoming/; here we put it there ourselves.
@@ -82,20 +78,21 @@ def _walk_one_mail(console: Console, moto_url: str, seaweed_clients: AwsClients)
 
     # 2. Stream it back and parse it without a second full copy in memory.
     incoming = ObjectStore(aws.s3).open(INCOMING_BUCKET, key)
-    mail = parse_stream(incoming.body)
+    mail = parse_mail(incoming.body)
     text = mail.text_body() or ""
-    console.print(f"[bold]2. parsed[/bold] '{mail.header('Subject')}' from {mail.header('From')}")
+    subject, sender = repr(mail.header("Subject")), str(mail.header("From"))
+    console.print(f"[bold]2. parsed[/bold] {escape(subject)} from {escape(sender)}")
     marker_line = next((line for line in text.splitlines() if "Email_Rxers_Code" in line), "(none)")
-    console.print(f"   recipients line: {marker_line}")
-    console.print(f"   parser defects kept, not fatal: {[d.kind for d in mail.defects] or 'none'}")
+    console.print(f"   recipients line (the relay flow will read it): {escape(marker_line)}")
+    console.print(f"   parser defects kept, not fatal: {sorted(mail.defect_kinds()) or 'none'}")
 
     # 3. Each attachment is decoded in chunks straight into an S3 upload, then shared by a SigV4 link.
     store = ObjectStore(seaweed_clients.s3)
     seaweed_clients.s3.create_bucket(Bucket=ATTACHMENTS_BUCKET)
-    for attachment in iter_attachments(mail.message):
+    for attachment in iter_attachments(mail):
         target = f"demo-message-0001/{attachment.index}-{attachment.filename}"
         with store.writer(ATTACHMENTS_BUCKET, target, content_type=attachment.content_type) as sink:
-            written = write_payload(attachment.part, sink)
+            written = write_payload(attachment, sink)
         url = store.presign_get(ATTACHMENTS_BUCKET, target, LINK_SECONDS)
         console.print(
             f"[bold]3. attachment[/bold] {attachment.filename} ({written} bytes) → s3://{ATTACHMENTS_BUCKET}/{target}"
@@ -105,7 +102,9 @@ def _walk_one_mail(console: Console, moto_url: str, seaweed_clients: AwsClients)
         failures += status != 200
         time.sleep(LINK_SECONDS + 1.5)
         status, _ = _status(url)
-        console.print(f"   the same link {LINK_SECONDS + 1.5:.1f}s later: HTTP {status} (SeaweedFS checked expiry)")
+        console.print(
+            f"   the same link {LINK_SECONDS + 1.5:.1f}s later: HTTP {status} (SeaweedFS checked expiry)"
+        )
         failures += status != 403
 
     # 4. SES v2 raw send with a configuration set and a tag (moto accepts it; it delivers nothing).

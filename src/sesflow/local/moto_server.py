@@ -7,6 +7,7 @@ import logging
 import urllib.request
 from dataclasses import dataclass
 
+import boto3
 from moto.server import ThreadedMotoServer
 
 from sesflow.local.ports import LOOPBACK
@@ -17,6 +18,15 @@ LOCAL_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "sesflow-local-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+def moto_session() -> boto3.Session:
+    """A boto3 session with the local credentials, whatever this process's environment holds."""
+    return boto3.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
 
 
 @dataclass
