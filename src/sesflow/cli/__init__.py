@@ -5,11 +5,13 @@ from __future__ import annotations
 import typer
 
 from sesflow.cli.config import config_app
+from sesflow.cli.netbox import netbox_app
 
 app = typer.Typer(
     help="Email pipelines on Amazon SES: NetBox notices and the IoT relay.", no_args_is_help=True
 )
 app.add_typer(config_app, name="config")
+app.add_typer(netbox_app, name="netbox")
 
 
 @app.command()

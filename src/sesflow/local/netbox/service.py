@@ -1,0 +1,110 @@
+"""A running NetBox with netbox-notices: start it from the cached seed, reset it between tests, stop it."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sesflow.local.netbox.bootstrap import ADMIN_V1, ADMIN_V2, READER_V2
+from sesflow.local.netbox.cache import NetBoxCache
+from sesflow.local.netbox.environment import ensure_venv
+from sesflow.local.netbox.instance import NetBoxInstance
+from sesflow.local.netbox.postgres import PostgresCluster
+from sesflow.local.netbox.processes import stop_process, stop_processes
+from sesflow.local.netbox.redis import RedisServer
+from sesflow.local.netbox.system import make_runtime_dir
+from sesflow.local.netbox.template import ensure_seed
+from sesflow.local.netbox.web import start_gunicorn, start_rq_worker, wait_until_ready
+from sesflow.local.ports import LOOPBACK, free_ports
+
+DATABASE = "netbox"
+SEED_DATABASE = "netbox_seed"
+CACHE_REDIS_DATABASE = 1  # configuration.py: "tasks" is 0, "caching" is 1
+
+
+@dataclass(frozen=True)
+class NetBoxTokens:
+    """API tokens baked into the seed, as a client sends them."""
+
+    admin: str = ADMIN_V2.value
+    admin_v1: str = ADMIN_V1.value
+    reader: str = READER_V2.value
+
+
+@dataclass
+class RunningNetBox:
+    url: str
+    status: dict[str, Any]
+    work_dir: Path
+    postgres: PostgresCluster
+    redis: RedisServer
+    web: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    tokens: NetBoxTokens = field(default_factory=NetBoxTokens)
+    _running: ExitStack = field(default_factory=ExitStack)
+
+    def reset(self) -> None:
+        """Back to the seed: a fresh copy of the template database and an empty cache (about 0.2 s).
+
+        The task database is kept: flushing it would drop the RQ worker's registration (webhooks would still
+        run, but /api/status/ would report no worker)."""
+        self.postgres.clone(SEED_DATABASE, DATABASE)
+        self.redis.flush_database(CACHE_REDIS_DATABASE)
+
+    def process_ids(self) -> dict[str, int]:
+        postgres_pid = self.postgres.pid()
+        ids = {"gunicorn": self.web.pid, "rqworker": self.worker.pid, "redis": self.redis.process.pid}
+        return ids | ({"postgres": postgres_pid} if postgres_pid is not None else {})
+
+    def stop(self) -> None:
+        """Stop every program by process id, the NetBox ones before the Redis and PostgreSQL they use."""
+        self._running.close()
+
+
+def start_netbox(
+    cache: NetBoxCache | None = None, *, workers: int = 2, ready_timeout: float = 120.0
+) -> RunningNetBox:
+    """Start NetBox on free loopback ports; the first call on a machine installs and migrates (~12 min)."""
+    cache = cache or NetBoxCache.default()
+    bin_dir = ensure_venv(cache)
+    seed_dump = ensure_seed(cache, bin_dir)
+    work_dir = make_runtime_dir("run")
+    with ExitStack() as running:
+        running.callback(shutil.rmtree, work_dir, ignore_errors=True)
+        postgres_port, redis_port, http_port = free_ports(3)
+        postgres = PostgresCluster.create(work_dir, postgres_port)
+        postgres.start()
+        running.callback(postgres.stop)
+        redis = RedisServer.start(work_dir, redis_port)
+        running.callback(redis.stop)
+        postgres.restore(seed_dump, SEED_DATABASE)
+        postgres.make_template(SEED_DATABASE)
+        postgres.clone(SEED_DATABASE, DATABASE)
+        instance = NetBoxInstance(bin_dir, work_dir)
+        instance.configure(database=DATABASE, db_port=postgres_port, redis_port=redis_port)
+        worker_log, web_log = work_dir / "rqworker.log", work_dir / "gunicorn.log"
+        worker = start_rq_worker(instance, worker_log)
+        running.callback(stop_process, worker)
+        web = start_gunicorn(instance, http_port, workers, web_log)
+        # SIGQUIT: gunicorn's quick shutdown; a throwaway instance has no request worth a graceful wait.
+        running.callback(stop_processes, [(web, signal.SIGQUIT), (worker, signal.SIGTERM)])
+        url = f"http://{LOOPBACK}:{http_port}"
+        programs = {"gunicorn": (web, web_log), "rqworker": (worker, worker_log)}
+        status = wait_until_ready(url, ADMIN_V2.value, programs, ready_timeout)
+        return RunningNetBox(url, status, work_dir, postgres, redis, web, worker, _running=running.pop_all())
+    raise AssertionError("unreachable: the with block returns or raises")
+
+
+@contextmanager
+def running_netbox(cache: NetBoxCache | None = None, *, workers: int = 2) -> Iterator[RunningNetBox]:
+    netbox = start_netbox(cache, workers=workers)
+    try:
+        yield netbox
+    finally:
+        netbox.stop()

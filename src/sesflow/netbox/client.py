@@ -1,0 +1,205 @@
+"""A thin NetBox REST client on urllib3: auth, retries within a deadline, typed errors, pagination, ETags and
+the object-type id cache. It knows no plugin; `notices.py` builds the plugin's operations on it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from urllib.parse import urlencode
+
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
+
+from sesflow.netbox.auth import SecretReader, authorization_header, token_source
+from sesflow.netbox.errors import NetBoxError, NetBoxUnavailable, error_for
+from sesflow.netbox.retry import RetryPolicy, may_retry, retry_after_seconds
+
+if TYPE_CHECKING:
+    from sesflow.config import NetBoxSettings
+
+#: NetBox's default MAX_PAGE_SIZE is 1000; 250 keeps each answer quick.
+PAGE_SIZE = 250
+USER_AGENT = "sesflow-netbox"
+
+#: Decoded JSON as NetBox sends it; the typed records in `records.py` give it shape.
+Json = Any
+
+Params = Mapping[str, str | int | bool | list[str] | list[int] | tuple[str, ...]]
+
+
+class ClientOptions(TypedDict, total=False):
+    retry: RetryPolicy
+    timeout: float
+    pool: urllib3.PoolManager
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    data: Json
+    headers: Mapping[str, str]
+
+    @property
+    def etag(self) -> str | None:
+        """NetBox ≥ 4.6 sends a weak ETag on detail reads; echo it in If-Match to detect a lost update."""
+        return self.headers.get("ETag")
+
+
+def _encode_params(params: Params | None) -> str:
+    if not params:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        pairs += [(name, str(item).lower() if isinstance(item, bool) else str(item)) for item in values]
+    return "?" + urlencode(pairs)
+
+
+class NetBoxClient:
+    def __init__(
+        self,
+        url: str,
+        token: str | Callable[[], str],
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 10.0,
+        pool: urllib3.PoolManager | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._token = token if callable(token) else (lambda: token)
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self._pool = pool or urllib3.PoolManager(maxsize=4)
+        self._sleep = sleep
+        self._clock = clock
+        self._object_types: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: NetBoxSettings,
+        read_secret: SecretReader | None = None,
+        **options: Unpack[ClientOptions],
+    ) -> NetBoxClient:
+        return cls(settings.url, token_source(settings, read_secret), **options)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Json = None,
+        headers: Mapping[str, str] | None = None,
+        repeatable: bool = False,
+    ) -> Response:
+        """One API call, repeated on 429/502/503/504 and connection errors while the deadline allows.
+
+        `repeatable` marks a request that is safe to send twice whatever its method (an empty POST that
+        NetBox can only refuse), so it is repeated after a lost answer too."""
+        url = f"{self.url}{path}{_encode_params(params)}"
+        sent_headers = {
+            "Authorization": authorization_header(self._token()),
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **({"Content-Type": "application/json"} if body is not None else {}),
+            **(headers or {}),
+        }
+        encoded = json.dumps(body).encode() if body is not None else None
+        deadline = self._clock() + self.retry.deadline
+        attempt = 0
+        while True:
+            remaining = max(0.1, deadline - self._clock())
+            timeout = urllib3.Timeout(connect=min(3.0, remaining), read=min(self.timeout, remaining))
+            retry_after: float | None = None
+            failure: NetBoxError
+            try:
+                raw = self._pool.request(
+                    method,
+                    url,
+                    body=encoded,
+                    headers=sent_headers,
+                    timeout=timeout,
+                    retries=False,
+                    redirect=False,
+                )
+            except ConnectTimeoutError as error:  # includes NewConnectionError: nothing was sent
+                status, sent = None, False
+                failure = NetBoxUnavailable(f"{method} {path}: cannot connect to NetBox: {error}")
+            except HTTPError as error:  # reset or timed out after sending: NetBox may have acted
+                status, sent = None, True
+                failure = NetBoxUnavailable(f"{method} {path}: no answer from NetBox: {error}")
+            else:
+                data = _decode(raw.data)
+                if raw.status < 400:
+                    return Response(raw.status, data, dict(raw.headers))
+                status, sent = raw.status, True
+                failure = error_for(raw.status, method, path, data)
+                retry_after = retry_after_seconds(raw.headers.get("Retry-After"))
+            wait = retry_after if retry_after is not None else self.retry.backoff(attempt)
+            if (
+                not may_retry("GET" if repeatable else method, status, sent=sent)
+                or self._clock() + wait > deadline
+            ):
+                raise failure
+            self._sleep(wait)
+            attempt += 1
+
+    def get(self, path: str, params: Params | None = None) -> Json:
+        return self.request("GET", path, params=params).data
+
+    def iterate(
+        self, path: str, params: Params | None = None, *, brief: bool = False, page_size: int = PAGE_SIZE
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a list endpoint, page by page."""
+        query: dict[str, Any] = {**(params or {}), "limit": page_size}
+        if brief:
+            query["brief"] = True
+        offset = 0
+        while True:
+            page = self.get(path, {**query, "offset": offset})
+            results: list[dict[str, Any]] = page["results"]
+            yield from results
+            if not page.get("next") or not results:
+                return
+            offset += len(results)
+
+    def post(self, path: str, body: Json) -> Json:
+        return self.request("POST", path, body=body).data
+
+    def patch(self, path: str, body: Mapping[str, Any], *, if_match: str | None = None) -> Response:
+        """PATCH; with `if_match` (an ETag read before) NetBox answers 412 if the object changed since."""
+        headers = {"If-Match": if_match} if if_match else None
+        return self.request("PATCH", path, body=dict(body), headers=headers)
+
+    def object_type_id(self, app_label: str, model: str) -> int:
+        """The ContentType id NetBox's generic fields take, looked up once per client."""
+        key = (app_label, model)
+        if key not in self._object_types:
+            found = self.get(
+                "/api/core/object-types/", {"app_label": app_label, "model": model, "brief": True}
+            )
+            if not found["results"]:
+                raise NetBoxError(f"NetBox has no object type {app_label}.{model} (is the plugin installed?)")
+            self._object_types[key] = int(found["results"][0]["id"])
+        return self._object_types[key]
+
+    def status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self.get("/api/status/")
+        return status
+
+
+def _decode(payload: bytes) -> Json:
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload.decode(errors="replace")

@@ -1,0 +1,169 @@
+"""The netbox-notices operations the flows need, each one request where the plugin allows it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sesflow.netbox.client import NetBoxClient, Params
+from sesflow.netbox.records import (
+    EventNotification,
+    Impact,
+    ImpactLevel,
+    JournalEntry,
+    Maintenance,
+    MaintenanceDraft,
+    NotificationStatus,
+    PreparedNotification,
+)
+
+PLUGIN = "/api/plugins/notices"
+JOURNAL = "/api/extras/journal-entries/"
+SUBJECT_LIMIT = 100  # EventNotification.subject is max_length=100; longer subjects are refused with 400
+PREPARED_NOTIFICATION_TYPE = "notices.preparednotification"
+
+
+@dataclass(frozen=True)
+class ImpactTarget:
+    object_id: int
+    impact: ImpactLevel | None
+    app_label: str = "circuits"
+    model: str = "circuit"
+
+
+class NoticesApi:
+    def __init__(self, client: NetBoxClient) -> None:
+        self.client = client
+
+    def _maintenance_type(self) -> int:
+        return self.client.object_type_id("notices", "maintenance")
+
+    # maintenances
+    def find_maintenance(self, name: str, provider_id: int) -> Maintenance | None:
+        """The newest maintenance with this event id from this provider (they are not unique)."""
+        found = self.client.get(f"{PLUGIN}/maintenance/", {"name": name, "provider_id": provider_id})
+        matches = [Maintenance.from_api(item) for item in found["results"]]
+        return max(matches, key=lambda maintenance: maintenance.id, default=None)
+
+    def get_maintenance(self, maintenance_id: int) -> Maintenance:
+        return Maintenance.from_api(self.client.get(f"{PLUGIN}/maintenance/{maintenance_id}/"))
+
+    def create_maintenance(self, draft: MaintenanceDraft) -> Maintenance:
+        return Maintenance.from_api(self.client.post(f"{PLUGIN}/maintenance/", draft.to_api()))
+
+    def update_maintenance(
+        self, maintenance_id: int, changes: Mapping[str, Any], *, if_match: str | None = None
+    ) -> Maintenance:
+        answer = self.client.patch(f"{PLUGIN}/maintenance/{maintenance_id}/", changes, if_match=if_match)
+        return Maintenance.from_api(answer.data)
+
+    # impacts
+    def create_impacts(self, maintenance_id: int, targets: Sequence[ImpactTarget]) -> list[Impact]:
+        """All impacts of a maintenance in one bulk POST. Write them before closing the event: the plugin
+        refuses impact changes on a completed or cancelled one."""
+        if not targets:
+            return []
+        event_type = self._maintenance_type()
+        body = [
+            {
+                "event_content_type": event_type,
+                "event_object_id": maintenance_id,
+                "target_content_type": self.client.object_type_id(target.app_label, target.model),
+                "target_object_id": target.object_id,
+                "impact": str(target.impact) if target.impact else None,
+            }
+            for target in targets
+        ]
+        return [Impact.from_api(item) for item in self.client.post(f"{PLUGIN}/impact/", body)]
+
+    def list_impacts(self, maintenance_id: int) -> list[Impact]:
+        # The filter takes `app_label.model`; an integer content type id silently matches nothing.
+        params: Params = {"event_content_type": "notices.maintenance", "event_object_id": maintenance_id}
+        return [Impact.from_api(item) for item in self.client.iterate(f"{PLUGIN}/impact/", params)]
+
+    # event notifications (the provider's mail, stored on the maintenance)
+    def create_event_notification(
+        self, maintenance_id: int, *, subject: str, email_from: str, email_received: datetime, email_body: str
+    ) -> EventNotification:
+        body = {
+            "event_content_type": self._maintenance_type(),
+            "event_object_id": maintenance_id,
+            "subject": subject[:SUBJECT_LIMIT],
+            "email_from": email_from,
+            "email_received": email_received.isoformat(),
+            "email_body": email_body,
+        }
+        return EventNotification.from_api(self.client.post(f"{PLUGIN}/eventnotification/", body))
+
+    # prepared notifications (our outgoing mail)
+    def create_prepared_notification(
+        self,
+        *,
+        template_id: int,
+        subject: str,
+        body_text: str,
+        contact_ids: Sequence[int] = (),
+        maintenance_id: int | None = None,
+        body_html: str = "",
+    ) -> PreparedNotification:
+        """A new notification; the plugin always starts it as `draft`."""
+        body: dict[str, Any] = {
+            "template_id": template_id,
+            "subject": subject,
+            "body_text": body_text,
+            "body_html": body_html,
+            "contact_ids": list(contact_ids),
+        }
+        if maintenance_id is not None:
+            body |= {"event_content_type": self._maintenance_type(), "event_id": maintenance_id}
+        return PreparedNotification.from_api(self.client.post(f"{PLUGIN}/prepared-notifications/", body))
+
+    def prepared_notifications(self, *statuses: NotificationStatus) -> Iterator[PreparedNotification]:
+        params = {"status": [str(status) for status in statuses]} if statuses else None
+        for item in self.client.iterate(f"{PLUGIN}/prepared-notifications/", params):
+            yield PreparedNotification.from_api(item)
+
+    def get_prepared_notification(self, notification_id: int) -> PreparedNotification:
+        """The notification with its ETag, to pass to `transition(if_match=…)`."""
+        answer = self.client.request("GET", f"{PLUGIN}/prepared-notifications/{notification_id}/")
+        return PreparedNotification.from_api(answer.data, answer.etag)
+
+    def transition(
+        self,
+        notification_id: int,
+        status: NotificationStatus,
+        *,
+        message: str = "",
+        timestamp: datetime | None = None,
+        if_match: str | None = None,
+    ) -> PreparedNotification:
+        """Move a notification along draft → ready → sent → delivered/failed. A `message` becomes a journal
+        entry; a refused transition raises NetBoxValidationError with the plugin's reason."""
+        body: dict[str, Any] = {"status": str(status)}
+        if message:
+            body["message"] = message
+        if timestamp is not None:
+            body["timestamp"] = timestamp.isoformat()
+        path = f"{PLUGIN}/prepared-notifications/{notification_id}/"
+        answer = self.client.patch(path, body, if_match=if_match)
+        return PreparedNotification.from_api(answer.data, answer.etag)
+
+    # journal
+    def add_journal_entry(
+        self,
+        object_id: int,
+        comments: str,
+        *,
+        kind: str = "info",
+        object_type: str = PREPARED_NOTIFICATION_TYPE,
+    ) -> JournalEntry:
+        body = {"assigned_object_type": object_type, "assigned_object_id": object_id, "kind": kind}
+        return JournalEntry.from_api(self.client.post(JOURNAL, body | {"comments": comments}))
+
+    def journal_entries(
+        self, object_id: int, object_type: str = PREPARED_NOTIFICATION_TYPE
+    ) -> list[JournalEntry]:
+        params: Params = {"assigned_object_type": object_type, "assigned_object_id": object_id}
+        return [JournalEntry.from_api(item) for item in self.client.iterate(JOURNAL, params)]

@@ -1,0 +1,106 @@
+"""A real HTTP proxy on loopback that answers the first requests with scripted faults and forwards the rest,
+counting what reached NetBox. One request per connection, so each fault is one attempt of the client."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from sesflow.local.ports import LOOPBACK
+
+
+@dataclass(frozen=True)
+class Fault:
+    status: int = 0  # 0 = reset the connection instead of answering
+    retry_after: str | None = None
+
+
+RESET = Fault()
+UNAVAILABLE = Fault(503)
+BAD_GATEWAY = Fault(502)
+
+
+def throttled(retry_after: str) -> Fault:
+    return Fault(429, retry_after)
+
+
+@dataclass
+class FaultProxy:
+    upstream_port: int
+    faults: deque[Fault] = field(default_factory=deque)
+    forwarded: list[str] = field(default_factory=list)  # request lines that reached NetBox
+    faulted: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._server = socket.create_server((LOOPBACK, 0))
+        self.port = self._server.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def close(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        with client:
+            request = _read_request(client)
+            if not request:
+                return
+            request_line = request.split(b"\r\n", 1)[0].decode()
+            fault = self.faults.popleft() if self.faults else None
+            if fault is None:
+                self.forwarded.append(request_line)
+                client.sendall(self._forward(request))
+                return
+            self.faulted.append(request_line)
+            if fault.status == 0:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return  # closing with linger 0 sends RST
+            extra = f"Retry-After: {fault.retry_after}\r\n" if fault.retry_after else ""
+            body = b'{"detail": "fault injected"}'
+            head = f"HTTP/1.1 {fault.status} Fault\r\nContent-Type: application/json\r\n{extra}"
+            head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            client.sendall(head.encode() + body)
+
+    def _forward(self, request: bytes) -> bytes:
+        head, _, body = request.partition(b"\r\n\r\n")
+        lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
+        with socket.create_connection((LOOPBACK, self.upstream_port)) as upstream:
+            upstream.sendall(b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + body)
+            chunks = []
+            while chunk := upstream.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _read_request(client: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = client.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        body += client.recv(65536)
+    return head + b"\r\n\r\n" + body
