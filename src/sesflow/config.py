@@ -83,6 +83,8 @@ class RelaySettings:
     allowed_senders: tuple[str, ...]
     allowed_recipient_domains: tuple[str, ...]
     presign_credentials_secret_arn: str | None
+    relay_spam: bool = False
+    inline_image_max_bytes: int = 100 * 1024
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,8 @@ def _relay(read: _Reader) -> RelaySettings:
         presign_credentials_secret_arn=read.optional(
             "PRESIGN_CREDENTIALS_SECRET_ARN", _arn("secretsmanager")
         ),
+        relay_spam=read.boolean("RELAY_SPAM", default=False),
+        inline_image_max_bytes=read.integer("INLINE_IMAGE_MAX_BYTES", 100 * 1024, 0, 10 * 1024 * 1024),
     )
 
 
@@ -354,6 +358,8 @@ VARIABLES: Final[dict[Flow, tuple[str, ...]]] = {
         "ALLOWED_SENDERS",
         "ALLOWED_RECIPIENT_DOMAINS",
         "PRESIGN_CREDENTIALS_SECRET_ARN",
+        "RELAY_SPAM",
+        "INLINE_IMAGE_MAX_BYTES",
     ),
     Flow.INBOUND: (
         "NETBOX_URL",

@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Final, Self
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import (
@@ -103,7 +105,7 @@ class ObjectWriter:
         self._buffer += data
         self._size += len(data)
         while len(self._buffer) > self.part_size:
-            self._upload_part(bytes(self._buffer[: self.part_size]))
+            self._upload_part(bytes(memoryview(self._buffer)[: self.part_size]))  # one copy, not two
             del self._buffer[: self.part_size]
         return len(data)
 
@@ -258,6 +260,22 @@ class ObjectStore:
         if download_name is not None:
             params["ResponseContentDisposition"] = content_disposition(download_name)
         return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+
+    def move(self, bucket: str, key: str, new_key: str) -> None:
+        """Copy within the bucket (metadata kept), then delete the original."""
+        self.s3.copy_object(
+            Bucket=bucket, Key=new_key, CopySource={"Bucket": bucket, "Key": key}, MetadataDirective="COPY"
+        )
+        self.delete(bucket, key)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+        return True
 
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)

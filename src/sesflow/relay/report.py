@@ -1,0 +1,62 @@
+"""Step 9, report: mail that cannot be relayed is announced on the fallback topic, with where it is kept.
+
+The notice carries the reason, sender, subject, message id and S3 location — never the body or an
+attachment. Publishing is idempotent per (mail, reason), so a redelivered message announces once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+from sesflow.aws.sns import Publisher
+
+
+@dataclass(frozen=True)
+class FallbackNotice:
+    reason: str
+    detail: str
+    bucket: str
+    key: str
+    message_id: str
+    sender: str | None = None
+    subject: str | None = None
+    addresses: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_message(self) -> dict[str, Any]:
+        message = {name: value for name, value in asdict(self).items() if value not in (None, ())}
+        message["location"] = f"s3://{self.bucket}/{self.key}"
+        return message
+
+
+def publish_fallback(
+    notice: FallbackNotice,
+    *,
+    publisher: Publisher,
+    topic_arn: str,
+    persistence: BasePersistenceLayer,
+    config: IdempotencyConfig,
+) -> str:
+    def publish(identity: dict[str, str]) -> dict[str, str]:
+        message_id = publisher.publish(
+            topic_arn,
+            notice.as_message(),
+            subject=f"sesflow relay: {notice.reason}: {notice.subject or notice.message_id}",
+            attributes={"reason": notice.reason},
+        )
+        return {"sns_message_id": message_id}
+
+    publish_once: Callable[..., dict[str, str]] = idempotent_function(
+        publish,
+        data_keyword_argument="identity",
+        persistence_store=persistence,
+        config=config,
+        key_prefix="relay",
+    )
+
+    identity = {"fallback": notice.key, "reason": notice.reason}
+    return str(publish_once(identity=identity)["sns_message_id"])

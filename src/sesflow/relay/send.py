@@ -1,0 +1,77 @@
+"""Step 8, send: the composed mail goes out in chunks of at most 50 recipients, each chunk exactly once.
+
+Each chunk is guarded by a Powertools idempotency record in IDEMPOTENCY_TABLE (key `relay#<hash of mail
+key, ETag, chunk number, recipients>`). A redelivered SQS message or a retry after a crash replays the
+recorded SES message id instead of sending again. A send that raises leaves no record, so it is retried.
+Only a process killed between SES's answer and the record's update can send a chunk twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+from sesflow.aws.ses import SesSender
+from sesflow.mail.addresses import chunk_recipients
+from sesflow.relay.records import MailLocation
+
+#: Records outlive SQS's longest retention (14 days), so a late redelivery still finds them.
+IDEMPOTENCY_SECONDS = 15 * 24 * 3600
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class SentChunk:
+    number: int
+    message_id: str
+    recipients: tuple[str, ...]
+
+
+def tag_value(text: str) -> str:
+    """SES tag values allow letters, digits, '_' and '-' only."""
+    return _TAG_UNSAFE.sub("_", text)[:256] or "_"
+
+
+def send_in_chunks(
+    raw: bytes,
+    recipients: Sequence[str],
+    *,
+    location: MailLocation,
+    sender: SesSender,
+    from_address: str,
+    configuration_set: str | None,
+    persistence: BasePersistenceLayer,
+    config: IdempotencyConfig,
+) -> list[SentChunk]:
+    def send_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
+        sent = sender.send_raw(
+            raw,
+            from_address=from_address,
+            recipients=chunk["recipients"],
+            configuration_set=configuration_set,
+            tags={"source_key": tag_value(location.key), "relay_chunk": str(chunk["number"])},
+        )
+        return {"message_id": sent.message_id}
+
+    send_chunk_once: Callable[..., dict[str, Any]] = idempotent_function(
+        send_chunk,
+        data_keyword_argument="chunk",
+        persistence_store=persistence,
+        config=config,
+        key_prefix="relay",
+    )
+    results = []
+    for number, group in enumerate(chunk_recipients(list(recipients)), start=1):
+        chunk = {"key": location.key, "etag": location.etag, "number": number, "recipients": group}
+        outcome = send_chunk_once(chunk=chunk)
+        results.append(SentChunk(number, outcome["message_id"], tuple(group)))
+    return results
+
+
+def idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS, raise_on_no_idempotency_key=True)
