@@ -34,8 +34,10 @@ BUILT = [
     ("settings (sesflow config check)", "built"),
     ("mail parsing, attachments, addresses (sesflow.mail)", "built"),
     ("S3 store, SigV4 links, SES v2 sender, SNS publisher (sesflow.aws)", "built"),
-    ("relay flow: recipients line, links in the mail, fallback topic", "not built yet"),
-    ("notices inbound / outbound / tracking against a real NetBox", "not built yet"),
+    ("NetBox client, real NetBox + netbox-notices harness (sesflow netbox check)", "built"),
+    ("relay flow and handler (tested; not yet in this demo)", "built"),
+    ("relay CLI: process, revoke, dlq", "not built yet"),
+    ("notices inbound / outbound / tracking flows", "not built yet"),
     ("local stack: SMTP ingress, Lambda workers, SES outbox", "not built yet"),
     ("SAM template (notices) and CDK app (relay)", "not built yet"),
 ]
