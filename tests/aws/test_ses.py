@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -216,3 +217,10 @@ def test_default_clients_retry_a_throttled_send(ses: AwsClients, moto_server: An
     )
     assert len(attempts) == 2
     assert sent_messages()[-1].id == sent.message_id
+
+
+def test_send_rate_falls_back_to_send_quota_where_get_account_is_not_offered(aws: AwsClients) -> None:
+    # moto's server answers 404 to SES v2 GetAccount; SES v1 GetSendQuota reports the same quota.
+    assert account_send_rate(aws.sesv2, aws.ses_v1) == 1.0
+    with pytest.raises(ClientError):
+        account_send_rate(aws.sesv2)

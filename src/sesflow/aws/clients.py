@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
+    from sesflow.aws.ses import SendQuotaReader
+
 #: Adaptive mode adds client-side rate limiting on throttling errors to the standard retries.
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5})
 
@@ -49,6 +51,14 @@ class AwsClients:
     @cached_property
     def sesv2(self) -> SESV2Client:
         return self.session.client("sesv2", endpoint_url=self._endpoint_url, config=self._config)
+
+    @cached_property
+    def ses_v1(self) -> SendQuotaReader:
+        """SES v1, only to read the send quota where SES v2's GetAccount is not offered."""
+        client: SendQuotaReader = self.session.client(
+            "ses", endpoint_url=self._endpoint_url, config=self._config
+        )
+        return client
 
     @cached_property
     def sns(self) -> SNSClient:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -133,9 +133,25 @@ class SendRateLimiter:
         return waited
 
 
-def account_send_rate(sesv2: SESV2Client) -> float:
-    """The account's maximum sends per second, as SES reports it."""
-    return float(sesv2.get_account()["SendQuota"]["MaxSendRate"])
+class SendQuotaReader(Protocol):
+    """SES v1's client, which reports the same quota through GetSendQuota."""
+
+    def get_send_quota(self) -> Mapping[str, Any]: ...
+
+
+def account_send_rate(sesv2: SESV2Client, ses_v1: SendQuotaReader | None = None) -> float:
+    """The account's maximum sends per second, as SES reports it.
+
+    SES v2's GetAccount is the source; an endpoint that does not offer it (moto's server answers 404) is asked
+    through SES v1's GetSendQuota instead, which reports the same figure.
+    """
+    try:
+        return float(sesv2.get_account()["SendQuota"]["MaxSendRate"])
+    except ClientError as error:
+        not_offered = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
+        if ses_v1 is None or not not_offered:
+            raise
+    return float(ses_v1.get_send_quota()["MaxSendRate"])
 
 
 def _validate_tags(tags: Mapping[str, str]) -> list[MessageTagTypeDef]:
