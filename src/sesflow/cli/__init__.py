@@ -6,12 +6,14 @@ import typer
 
 from sesflow.cli.config import config_app
 from sesflow.cli.netbox import netbox_app
+from sesflow.cli.relay import relay_app
 
 app = typer.Typer(
     help="Email pipelines on Amazon SES: NetBox notices and the IoT relay.", no_args_is_help=True
 )
 app.add_typer(config_app, name="config")
 app.add_typer(netbox_app, name="netbox")
+app.add_typer(relay_app, name="relay")
 
 
 @app.command()

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from botocore.exceptions import ClientError
 
 from sesflow.aws.clients import AwsClients, default_clients
-from sesflow.aws.ses import PermanentSendError, SesSender
+from sesflow.aws.ses import PermanentSendError, SesSender, account_send_rate
 from sesflow.aws.sns import Publisher
 from sesflow.aws.store import ObjectStore
 from sesflow.config import RelaySettings, relay_settings
@@ -108,7 +108,7 @@ def deps_from(settings: RelaySettings, clients: AwsClients, signing: AwsClients 
             timedelta(seconds=settings.presigned_expiration),
             signing.session.get_credentials(),
         ),
-        sender=SesSender(clients.sesv2),
+        sender=SesSender(clients.sesv2, rate_source=lambda sesv2: account_send_rate(sesv2, clients.ses_v1)),
         publisher=Publisher(clients.sns),
         persistence=DynamoDBPersistenceLayer(
             table_name=settings.common.idempotency_table, boto3_client=clients.dynamodb
