@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 
+import sesflow.mail.attachments as attachments_module
 from sesflow.mail import (
     Attachment,
     fallback_filename,
@@ -178,6 +181,47 @@ def test_a_multipart_container_has_no_payload_to_write() -> None:
 def test_payload_size_counts_without_a_sink() -> None:
     (item,) = iter_attachments(parse_mail(_base64_attachment_mail(b"12345")))
     assert payload_size(item) == payload_size(item.part) == 5
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per base64 payload decode."""
+    calls: list[int] = []
+    original = attachments_module._write_base64
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(attachments_module, "_write_base64", counting)
+    return calls
+
+
+def test_listing_attachments_decodes_nothing_and_size_decodes_once(decodes: list[int]) -> None:
+    (item,) = iter_attachments(parse_mail(_base64_attachment_mail(b"12345")))
+    assert decodes == []
+    assert "size" not in repr(item)
+    assert item.size == 5 and item.size == 5 and payload_size(item) == 5
+    assert len(decodes) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        item.size = 6  # type: ignore[misc]
+
+
+def test_writing_the_payload_gives_the_size_without_decoding_again(decodes: list[int]) -> None:
+    (item,) = iter_attachments(parse_mail(_base64_attachment_mail(b"12345")))
+    assert written(item) == b"12345"
+    # The relay drops a payload once stored; the size stays the one written.
+    item.part.set_payload("")
+    assert item.size == 5
+    assert len(decodes) == 1
+
+
+def test_size_is_not_part_of_equality() -> None:
+    raw = _base64_attachment_mail(b"12345")
+    (first,) = iter_attachments(parse_mail(raw))
+    (second,) = iter_attachments(parse_mail(raw))
+    assert first.size == 5
+    assert first == second and hash(first) == hash(second)
 
 
 @pytest.mark.parametrize(

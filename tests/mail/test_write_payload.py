@@ -102,6 +102,38 @@ def test_chunked_quoted_printable_equals_a_decode_of_the_whole(text: str, chunk_
     assert decode_chunked(raw, chunk_size).content == binascii.a2b_qp(payload.encode())
 
 
+# Bytes outside ASCII reach the decoder as surrogate escapes; vertical tab and form feed are junk too.
+BASE64_EIGHT_BIT_NOISE = st.lists(
+    st.sampled_from(
+        [b"QUJD", b"Zz09", b"+/", b"=", b"\r\n", b" ", b"\x0b\x0c", b"\x80", b"\xc3\xa9", b"\xff", b"!"]
+    ),
+    max_size=80,
+).map(b"".join)
+
+
+@FAST
+@given(body=BASE64_EIGHT_BIT_NOISE, chunk_size=st.integers(min_value=1, max_value=64))
+@example(body=b"QU\xffJD", chunk_size=64)
+@example(body=b"QUJD=\xff", chunk_size=2)
+def test_chunked_base64_with_eight_bit_junk_equals_the_stdlib_and_reports_it_once(
+    body: bytes, chunk_size: int
+) -> None:
+    raw = attachment_mail(b"base64", body)
+    (reference_item,) = iter_attachments(parse_mail(raw))
+    reference = reference_item.part.get_payload(decode=True)
+    assume("InvalidBase64LengthDefect" not in {type(d).__name__ for d in reference_item.part.defects})
+    (item,) = iter_attachments(parse_mail(raw))
+    sink = io.BytesIO()
+    write_payload(item, sink, chunk_size)
+    write_payload(item, io.BytesIO(), chunk_size)
+    assert sink.getvalue() == reference
+    kinds = [type(defect).__name__ for defect in item.part.defects]
+    junk_before_padding = body.split(b"=", 1)[0].translate(None, b"QUJDZz09+/\r\n ") != b""
+    count = kinds.count("InvalidBase64CharactersDefect")
+    # Junk after the first "=" is only noticed when it shares a piece with it.
+    assert (count == 1) if junk_before_padding else (count <= 1)
+
+
 def test_base64_split_inside_a_quad_and_inside_padding_is_decoded_exactly() -> None:
     encoded = base64_lines(b"ab")  # "YWI="
     for chunk_size in (1, 2, 3, 4, 5):

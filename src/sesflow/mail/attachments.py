@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from email import errors
 from email.generator import BytesGenerator
 from email.message import EmailMessage
+from functools import cached_property
 from typing import Literal, Protocol
 
 from sesflow.mail.defects import (
@@ -61,9 +62,17 @@ class Attachment:
     content_type: str
     disposition: Disposition
     content_id: str | None
-    size: int
     part_path: PartPath
     part: EmailMessage = field(repr=False, compare=False)
+
+    @cached_property
+    def size(self) -> int:
+        """The exact decoded size in bytes. Counting means decoding, so it happens on first read
+        only, or not at all when `write_payload` of this attachment ran first (it stores its count).
+        Read it before replacing the part's payload, as the relay does once it has stored it."""
+        # cached_property writes the instance __dict__ directly, so the frozen dataclass allows it;
+        # not a field, so repr and == never decode.
+        return write_payload(self.part, _ByteCounter())
 
 
 def iter_attachments(mail: ParsedMail) -> Iterator[Attachment]:
@@ -89,7 +98,6 @@ def iter_attachments(mail: ParsedMail) -> Iterator[Attachment]:
             content_type=content_type,
             disposition=_disposition(part),
             content_id=_content_id(part),
-            size=payload_size(part),
             part_path=item.path,
             part=part,
         )
@@ -209,8 +217,9 @@ def transfer_encoding(part: EmailMessage) -> str:
 
 
 def payload_size(source: "Attachment | EmailMessage") -> int:
-    """The decoded size of a part's payload in bytes, counted by decoding it chunk by chunk."""
-    return write_payload(source, _ByteCounter())
+    """The decoded size of a part's payload in bytes, counted by decoding it chunk by chunk (once
+    per `Attachment`: see `Attachment.size`)."""
+    return source.size if isinstance(source, Attachment) else write_payload(source, _ByteCounter())
 
 
 def write_payload(
@@ -234,7 +243,11 @@ def write_payload(
         _write_attached_message(part, payload, writer)
     elif isinstance(payload, str | bytes):
         _decode_into(part, payload, writer, chunk_size)
-    return writer.close()
+    written = writer.close()
+    if isinstance(source, Attachment):
+        # The same count `size` would decode the whole payload again for.
+        vars(source).setdefault("size", written)
+    return written
 
 
 def _decode_into(part: EmailMessage, payload: str | bytes, writer: "_ChunkedWriter", chunk_size: int) -> None:
@@ -258,7 +271,7 @@ def _decode_into(part: EmailMessage, payload: str | bytes, writer: "_ChunkedWrit
 
 
 def _record_defect(part: EmailMessage, defect: errors.MessageDefect) -> None:
-    # A payload may be decoded more than once (size, then content); one record per kind is enough.
+    # A payload may be decoded more than once (e.g. size, then content); one record per kind is enough.
     if not any(type(known) is type(defect) for known in part.defects):
         part.defects.append(defect)
 
@@ -279,8 +292,10 @@ def _write_text_slices(payload: str | bytes, writer: "_ChunkedWriter", chunk_siz
 
 # base64 ---------------------------------------------------------------------------------------
 
-_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]+")
-_BASE64_JUNK = re.compile(r"[^A-Za-z0-9+/=\t\n\r ]")
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_BASE64_WHITESPACE = b" \t\r\n"
+_NOT_BASE64 = bytes(sorted(set(range(256)) - set(_BASE64_ALPHABET)))
+_PAD = ord("=")
 
 
 class _Base64Decoder:
@@ -289,7 +304,7 @@ class _Base64Decoder:
     quad is ignored, and the data ends at the first padding that completes a quad."""
 
     def __init__(self) -> None:
-        self._pending = ""  # data characters after the last whole quad (fewer than four)
+        self._pending = b""  # data characters after the last whole quad (fewer than four)
         self._half_padded = False  # "=" after two characters of a quad; one more "=" ends the data
         self.finished = False
         self.saw_junk = False
@@ -301,9 +316,7 @@ class _Base64Decoder:
         if self.finished:
             self.saw_data_after_padding = self.saw_data_after_padding or bool(text.strip())
             return b""
-        if _BASE64_JUNK.search(text):
-            self.saw_junk = True
-        cleaned = _NOT_BASE64.sub("", text)
+        cleaned = self._strip(text)
         if not cleaned:
             return b""
         pieces = [self._pending]
@@ -311,9 +324,9 @@ class _Base64Decoder:
         position = 0
         if self._half_padded:
             self._half_padded = False
-            if cleaned[0] == "=":
+            if cleaned[0] == _PAD:
                 return self._finish(pieces, cleaned[1:])
-        while (pad := cleaned.find("=", position)) >= 0:
+        while (pad := cleaned.find(b"=", position)) >= 0:
             pieces.append(cleaned[position:pad])
             count += pad - position
             position = pad + 1
@@ -323,28 +336,44 @@ class _Base64Decoder:
             if quad_position == 2:
                 if position == len(cleaned):
                     self._half_padded = True
-                elif cleaned[position] == "=":
+                elif cleaned[position] == _PAD:
                     return self._finish(pieces, cleaned[position + 1 :])
         pieces.append(cleaned[position:])
-        data = "".join(pieces)
+        data = b"".join(pieces)
         whole = len(data) - len(data) % 4
         self._pending = data[whole:]
         return binascii.a2b_base64(data[:whole]) if whole else b""
 
-    def _finish(self, pieces: list[str], rest: str) -> bytes:
+    def _strip(self, text: str) -> bytes:
+        """The alphabet characters of `text` (with "="), noting whether anything but them and
+        space, tab, CR and LF was there."""
+        # bytes.translate runs in C over the whole piece; a regular expression was most of the cost.
+        if text.isascii():
+            raw = text.encode("ascii")
+        else:
+            # Nothing outside ASCII is in the alphabet ("ignore" also drops surrogate escapes).
+            self.saw_junk = True
+            raw = text.encode("ascii", errors="ignore")
+        cleaned = raw.translate(None, _BASE64_WHITESPACE)
+        if cleaned.translate(None, _BASE64_ALPHABET):
+            self.saw_junk = True
+            cleaned = cleaned.translate(None, _NOT_BASE64)
+        return cleaned
+
+    def _finish(self, pieces: list[bytes], rest: bytes) -> bytes:
         self.finished = True
         self.saw_data_after_padding = bool(rest)
-        data = "".join(pieces)
+        data = b"".join(pieces)
         whole = len(data) - len(data) % 4
         tail = data[whole:]
-        self._pending = ""
+        self._pending = b""
         decoded = binascii.a2b_base64(data[:whole]) if whole else b""
         if tail:
-            decoded += binascii.a2b_base64(tail + "=" * (4 - len(tail)))
+            decoded += binascii.a2b_base64(tail + b"=" * (4 - len(tail)))
         return decoded
 
     def close(self) -> bytes:
-        tail, self._pending = self._pending, ""
+        tail, self._pending = self._pending, b""
         if self.finished or not tail:
             return b""
         if len(tail) == 1:
@@ -352,7 +381,7 @@ class _Base64Decoder:
             self.saw_bad_length = True
             return b""
         self.saw_bad_padding = True
-        return binascii.a2b_base64(tail + "=" * (4 - len(tail)))
+        return binascii.a2b_base64(tail + b"=" * (4 - len(tail)))
 
 
 def _write_base64(
