@@ -341,3 +341,37 @@ class _Raw:
 
     def read(self, *_: Any) -> bytes:
         return self._body
+
+
+def html_mail_with_images(small: bytes, large: bytes) -> bytes:
+    message = EmailMessage()
+    message["From"] = "camera@plant.example.com"
+    message["Subject"] = "Snapshot"
+    message.set_content("Snapshot attached.\nEmail_Rxers_Code:[ops@plant.example.com]:Email_Rxers_Code:\n")
+    message.add_alternative(
+        "<html><body><p>Snapshot</p><img src='cid:logo@plant'><img src='cid:frame@plant'>"
+        "<p>Email_Rxers_Code:[ops@plant.example.com]:Email_Rxers_Code:</p></body></html>",
+        subtype="html",
+    )
+    html_part = message.get_payload()[1]
+    html_part.add_related(small, maintype="image", subtype="png", cid="<logo@plant>", filename="logo.png")
+    html_part.add_related(large, maintype="image", subtype="jpeg", cid="<frame@plant>", filename="frame.jpg")
+    return message.as_bytes()
+
+
+def test_small_inline_images_stay_and_large_ones_become_links(world: RelayWorld) -> None:
+    small, large = b"\x89PNG" + b"s" * 2000, b"\xff\xd8" + b"L" * 300_000
+    key = world.put_mail(html_mail_with_images(small, large), "camera-0001")
+    [outcome] = process_message(world.s3_event(key), world.deps)
+    assert isinstance(outcome, Relayed) and outcome.attachments == 1
+    stored = [o["Key"] for o in world.s3.s3.list_objects_v2(Bucket=world.attachments)["Contents"]]
+    assert stored == ["camera-0001/2-frame.jpg"]
+    message = sent_message(world)
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    related = message.get_body(preferencelist=("related",))
+    assert related is not None
+    images = [part for part in related.iter_parts() if part.get_content_maintype() == "image"]
+    assert [(part["Content-ID"], part.get_content()) for part in images] == [("<logo@plant>", small)]
+    assert "cid:logo@plant" in html_part.get_content()
+    assert "frame.jpg" in html_part.get_content() and "Email_Rxers_Code" not in html_part.get_content()
