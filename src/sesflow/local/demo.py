@@ -36,7 +36,7 @@ BUILT = [
     ("S3 store, SigV4 links, SES v2 sender, SNS publisher (sesflow.aws)", "built"),
     ("NetBox client, real NetBox + netbox-notices harness (sesflow netbox check)", "built"),
     ("relay flow and handler (tested; not yet in this demo)", "built"),
-    ("relay CLI: process, revoke, dlq", "not built yet"),
+    ("relay CLI: process (--dry-run), revoke, dlq (sesflow relay --help)", "built"),
     ("notices inbound / outbound / tracking flows", "not built yet"),
     ("local stack: SMTP ingress, Lambda workers, SES outbox", "not built yet"),
     ("SAM template (notices) and CDK app (relay)", "not built yet"),
