@@ -7,6 +7,7 @@ import time
 import pytest
 
 from sesflow.local.netbox import NETBOX_VERSION, NOTICES_VERSION, RunningNetBox
+from sesflow.local.netbox.service import TASKS_REDIS_DATABASE
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.errors import NetBoxPermissionError
 
@@ -42,3 +43,16 @@ def test_reset_discards_what_a_test_created_in_under_a_second(clean_netbox: Runn
     elapsed = time.monotonic() - started
     assert client.get("/api/circuits/providers/")["count"] == 0
     assert elapsed < 1.0
+
+
+def test_reset_drops_queued_jobs_and_keeps_the_worker_registered(clean_netbox: RunningNetBox) -> None:
+    """A queue the worker does not serve stands in for a backlog, so nothing takes the jobs before we look."""
+    redis = clean_netbox.redis
+    redis.call(TASKS_REDIS_DATABASE, [b"RPUSH", b"rq:queue:probe", b"stale-1", b"stale-2"])
+    redis.call(TASKS_REDIS_DATABASE, [b"HSET", b"rq:job:stale-1", b"status", b"queued"])
+    assert redis.clear_queues(TASKS_REDIS_DATABASE, ["probe", "empty"]) == 2
+    assert redis.call(TASKS_REDIS_DATABASE, [b"EXISTS", b"rq:queue:probe", b"rq:job:stale-1"]) == b"0"
+    assert int(redis.call(TASKS_REDIS_DATABASE, [b"SCARD", b"rq:workers"])) >= 1
+    clean_netbox.reset()
+    status = NetBoxClient(clean_netbox.url, clean_netbox.tokens.admin).status()
+    assert status["rq-workers-running"] >= 1

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from sesflow.netbox.errors import NetBoxTokenSecretError
+
 if TYPE_CHECKING:
     from sesflow.config import NetBoxSettings
 
@@ -33,7 +35,12 @@ def secrets_manager_reader(client: SecretsManagerClient | None = None) -> Secret
 
     def read(secret_arn: str) -> str:
         answer = (client or _boto3_secrets_client()).get_secret_value(SecretId=secret_arn)
-        return str(answer["SecretString"])
+        text = answer.get("SecretString")
+        if not isinstance(text, str):
+            raise NetBoxTokenSecretError(
+                f"{secret_arn} has no SecretString (a binary secret cannot hold the token)"
+            )
+        return text
 
     return read
 
@@ -41,7 +48,8 @@ def secrets_manager_reader(client: SecretsManagerClient | None = None) -> Secret
 class SecretToken:
     """The token from a Secrets Manager secret, read on first use and kept for the life of the container.
 
-    The secret holds the bare token, or JSON with a `token` key."""
+    The secret holds the bare token (v1 or v2 `nbt_…`), or a JSON object with a `token` key: the form the
+    console's key/value editor writes. A failed read is not kept, so the next request tries again."""
 
     def __init__(self, secret_arn: str, read: SecretReader) -> None:
         self._secret_arn = secret_arn
@@ -52,9 +60,27 @@ class SecretToken:
     def __call__(self) -> str:
         with self._lock:
             if self._token is None:
-                text = self._read(self._secret_arn).strip()
-                self._token = str(json.loads(text)["token"]) if text.startswith("{") else text
+                self._token = token_from_secret(self._read(self._secret_arn), self._secret_arn)
             return self._token
+
+
+def token_from_secret(text: str, secret_arn: str) -> str:
+    """The token in a secret's string: the whole (stripped) string, or the `token` key of a JSON object."""
+    text = text.strip()
+    if not text.startswith("{"):
+        if not text:
+            raise NetBoxTokenSecretError(f"{secret_arn} is empty")
+        return text
+    try:
+        document = json.loads(text)
+    except ValueError:
+        # Not chained: the decoder's error keeps the secret's whole text (its `doc`) for anyone who logs it.
+        raise NetBoxTokenSecretError(f"{secret_arn} starts with '{{' but is not JSON") from None
+    token = document.get("token") if isinstance(document, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        keys = sorted(document) if isinstance(document, dict) else []
+        raise NetBoxTokenSecretError(f"{secret_arn} is JSON without a string `token` key (keys: {keys})")
+    return token.strip()
 
 
 def token_source(settings: NetBoxSettings, read_secret: SecretReader | None = None) -> Callable[[], str]:

@@ -13,6 +13,11 @@ class NetBoxUnavailable(NetBoxError):
     """NetBox could not be reached, or kept failing, until the deadline passed."""
 
 
+class NetBoxTokenSecretError(NetBoxError):
+    """The Secrets Manager secret meant to hold the API token holds something else; the message names the
+    form found, never the secret's value."""
+
+
 class NetBoxHTTPError(NetBoxError):
     """NetBox answered with an error status; `messages` maps each field (or `detail`) to NetBox's messages."""
 

@@ -40,6 +40,9 @@ REDIS = {{
 }}
 SECRET_KEY = {secret_key!r}
 API_TOKEN_PEPPERS = {{1: {pepper!r}}}
+# Webhooks before search indexing: NetBox queues one index job per object written (~0.1 s each), so after a
+# bulk write a webhook in the same "default" queue would wait seconds behind them.
+QUEUE_MAPPINGS = {{"webhook": "high"}}
 PLUGINS = ["notices"]
 PLUGINS_CONFIG = {{"notices": {{}}}}
 CENSUS_REPORTING_ENABLED = False

@@ -20,12 +20,12 @@ from sesflow.local.netbox.processes import stop_process, stop_processes
 from sesflow.local.netbox.redis import RedisServer
 from sesflow.local.netbox.system import make_runtime_dir
 from sesflow.local.netbox.template import ensure_seed
-from sesflow.local.netbox.web import start_gunicorn, start_rq_worker, wait_until_ready
+from sesflow.local.netbox.web import RQ_QUEUES, start_gunicorn, start_rq_worker, wait_until_ready
 from sesflow.local.ports import LOOPBACK, free_ports
 
 DATABASE = "netbox"
 SEED_DATABASE = "netbox_seed"
-CACHE_REDIS_DATABASE = 1  # configuration.py: "tasks" is 0, "caching" is 1
+TASKS_REDIS_DATABASE, CACHE_REDIS_DATABASE = 0, 1  # configuration.py: "tasks" is 0, "caching" is 1
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,15 @@ class RunningNetBox:
     _running: ExitStack = field(default_factory=ExitStack)
 
     def reset(self) -> None:
-        """Back to the seed: a fresh copy of the template database and an empty cache (about 0.2 s).
+        """Back to the seed: no queued background job, a fresh copy of the template database and an empty
+        cache (about 0.2 s).
 
-        The task database is kept: flushing it would drop the RQ worker's registration (webhooks would still
-        run, but /api/status/ would report no worker)."""
+        The queued jobs go first: they belong to the previous test's objects. Left there, its webhooks would
+        reach the next test's receiver, and its search-index jobs (one per object written, ~0.1 s each: a
+        few hundred after a bulk test) would hold the next test's webhook back for many seconds. The task
+        database itself is not flushed: that would drop the RQ worker's registration until its next
+        heartbeat, and /api/status/ would report no worker."""
+        self.redis.clear_queues(TASKS_REDIS_DATABASE, RQ_QUEUES)
         self.postgres.clone(SEED_DATABASE, DATABASE)
         self.redis.flush_database(CACHE_REDIS_DATABASE)
 

@@ -27,8 +27,12 @@ def start_gunicorn(
     return instance.spawn("gunicorn", arguments, log_path)
 
 
+#: NetBox's RQ queues, in the order the worker serves them.
+RQ_QUEUES = ("high", "default", "low")
+
+
 def start_rq_worker(instance: NetBoxInstance, log_path: Path) -> subprocess.Popen[bytes]:
-    return instance.spawn("netbox", ["rqworker", "high", "default", "low"], log_path)
+    return instance.spawn("netbox", ["rqworker", *RQ_QUEUES], log_path)
 
 
 def wait_until_ready(

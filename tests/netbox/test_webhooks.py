@@ -1,0 +1,112 @@
+"""NetBox's webhook on a prepared notification going `ready`, delivered by the real RQ worker to a real HTTP
+receiver, signed; still delivered after the per-test reset, and not held back by a bulk write."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tests.netbox.webhook_receiver import ReceivedHook, WebhookReceiver
+
+from sesflow.local.netbox import RunningNetBox
+from sesflow.local.netbox.seed import CONTACTS, DEMO_SEED, seed_netbox, seed_ready_webhook
+from sesflow.netbox.client import NetBoxClient
+from sesflow.netbox.notices import NoticesApi
+from sesflow.netbox.records import MaintenanceDraft, NotificationStatus
+from sesflow.netbox.retry import RetryPolicy
+
+pytestmark = [pytest.mark.netbox, pytest.mark.integration]
+
+SECRET = "sesflow-webhook-test-secret"
+DELIVERY_TIMEOUT = 15.0  # measured 0.2-0.6 s from PATCH to delivery; generous for a loaded CI machine
+EXTRA_WAIT = 1.0  # long enough for a duplicate delivery to show up
+START = datetime(2031, 3, 1, 22, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class Draft:
+    client: NetBoxClient
+    notices: NoticesApi
+    notification_id: int
+
+
+def _draft_with_webhook(netbox: RunningNetBox, receiver: WebhookReceiver) -> Draft:
+    """The demo seed, the webhook + event rule on `ready`, and a draft notification with contacts."""
+    client = NetBoxClient(netbox.url, netbox.tokens.admin, retry=RetryPolicy(deadline=10))
+    seeded = seed_netbox(client, DEMO_SEED)
+    seed_ready_webhook(client, f"{receiver.url}/hook", SECRET)
+    notices = NoticesApi(client)
+    maintenance = notices.create_maintenance(
+        MaintenanceDraft(
+            "ZAYO-MAINT-1", "Splice", seeded.providers["zayo"], START, START + timedelta(hours=4)
+        )
+    )
+    assert seeded.template is not None
+    draft = notices.create_prepared_notification(
+        template_id=seeded.template,
+        subject="Planned maintenance",
+        body_text="Work on ZAYO-0001",
+        contact_ids=list(seeded.contacts.values()),
+        maintenance_id=maintenance.id,
+    )
+    return Draft(client, notices, draft.id)
+
+
+def _approve_and_receive_one_hook(draft: Draft, receiver: WebhookReceiver) -> float:
+    """PATCH draft → ready; exactly one signed `ready` event arrives. Returns the delivery time in seconds."""
+    already = len(receiver.received)  # a created draft matches no rule: nothing is expected from it
+    approved = time.monotonic()
+    draft.notices.transition(draft.notification_id, NotificationStatus.READY, message="approved by test")
+    hooks = receiver.wait_for(already + 1, DELIVERY_TIMEOUT)[already:]
+    delivery = time.monotonic() - approved
+    assert hooks, f"no webhook within {DELIVERY_TIMEOUT:.0f}s (is the RQ worker running?)"
+    assert receiver.wait_for(already + 2, EXTRA_WAIT)[already:] == hooks  # exactly one
+    _assert_signed_ready_event(hooks[0], draft.notification_id)
+    return delivery
+
+
+def _assert_signed_ready_event(hook: ReceivedHook, notification_id: int) -> None:
+    assert (hook.method, hook.path) == ("POST", "/hook")
+    assert hook.headers["Content-Type"] == "application/json"
+    expected = hmac.new(SECRET.encode(), hook.body, hashlib.sha512).hexdigest()
+    assert hook.headers["X-Hook-Signature"] == expected
+    payload = json.loads(hook.body)
+    assert payload["event"] == "updated"
+    assert payload["object_type"] == "notices.preparednotification"
+    assert "model" not in payload  # removed in NetBox 4.5
+    assert payload["data"]["id"] == notification_id
+    assert payload["data"]["status"] == "ready"  # the plugin's choices are plain strings
+    assert payload["snapshots"]["prechange"]["status"] == "draft"
+
+
+def test_ready_notification_fires_one_signed_webhook(
+    clean_netbox: RunningNetBox, receiver: WebhookReceiver
+) -> None:
+    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver)
+
+
+def test_webhooks_still_fire_after_a_reset(clean_netbox: RunningNetBox, receiver: WebhookReceiver) -> None:
+    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver)
+    clean_netbox.reset()
+    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver)
+
+
+def test_a_webhook_is_not_held_back_by_a_bulk_write(
+    clean_netbox: RunningNetBox, receiver: WebhookReceiver
+) -> None:
+    """300 contacts queue 300 search-index jobs (~30 s of the worker's time); the webhook goes first."""
+    draft = _draft_with_webhook(clean_netbox, receiver)
+    draft.client.post(CONTACTS, [{"name": f"Bulk {n:03}"} for n in range(300)])
+    assert _approve_and_receive_one_hook(draft, receiver) < 5.0
