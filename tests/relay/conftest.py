@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -117,8 +118,18 @@ def relay_settings(topic_arn: str, incoming: str, attachments: str, **extra: str
     )
 
 
+def drop_bucket(s3: AwsClients, bucket: str) -> None:
+    for page in s3.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    s3.s3.delete_bucket(Bucket=bucket)
+
+
 @pytest.fixture
-def world(aws: AwsClients, seaweed: SeaweedS3) -> RelayWorld:
+def world(aws: AwsClients, seaweed: SeaweedS3) -> Iterator[RelayWorld]:
+    """A relay on fresh buckets; they are dropped afterwards, as SeaweedFS gives each bucket a volume of its
+    own and has about 80 of them."""
     s3 = seaweed.clients()
     incoming, attachments = f"in-{uuid.uuid4().hex[:10]}", f"att-{uuid.uuid4().hex[:10]}"
     s3.s3.create_bucket(Bucket=incoming)
@@ -147,4 +158,6 @@ def world(aws: AwsClients, seaweed: SeaweedS3) -> RelayWorld:
         publisher=Publisher(aws.sns),
         persistence=DynamoDBPersistenceLayer(table_name=TABLE, boto3_client=aws.dynamodb),
     )
-    return RelayWorld(deps, aws, s3, queue, incoming, attachments)
+    yield RelayWorld(deps, aws, s3, queue, incoming, attachments)
+    for bucket in (incoming, attachments):
+        drop_bucket(s3, bucket)

@@ -30,7 +30,7 @@ from sesflow.aws.sns import Publisher
 from sesflow.aws.store import ObjectStore
 from sesflow.config import RelaySettings, relay_settings
 from sesflow.mail import ParsedMail, parse_mail
-from sesflow.relay.compose import Link, compose
+from sesflow.relay.compose import Link, clean_header, compose
 from sesflow.relay.gate import Refusal, check_gate, split_by_domain
 from sesflow.relay.links import LinkSigner, utc_now
 from sesflow.relay.offload import OffloadResult, store_attachments
@@ -175,7 +175,7 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
         if deps.store.exists(location.bucket, kept):  # a retry after the quarantine step
             return Refused(location, Refusal.VIRUS, "SES virus verdict FAIL", kept_at=kept)
         return Refused(location, "mail_missing", f"{location.uri} no longer exists")
-    subject = mail.header("Subject") or ""
+    subject = clean_header(mail.header("Subject") or "")
 
     gate = check_gate(mail, allowed_senders=settings.allowed_senders, relay_spam=settings.relay_spam)
     if gate.refusal is not None:

@@ -53,7 +53,8 @@ def check_gate(mail: ParsedMail, *, allowed_senders: tuple[str, ...], relay_spam
     if _verdict(mail, "X-SES-Spam-Verdict") == "FAIL" and not relay_spam:
         return GateDecision(sender, Refusal.SPAM, "SES spam verdict FAIL (set RELAY_SPAM=true to relay it)")
     if sender is None:
-        return GateDecision(None, Refusal.NO_SENDER, f"no valid From address: {mail.header('From')!r}")
+        shown = (mail.header("From") or "")[:200]  # a sender controls this text: never carry it whole
+        return GateDecision(None, Refusal.NO_SENDER, f"no valid From address: {shown!r}")
     if not sender_allowed(sender, allowed_senders):
         return GateDecision(sender, Refusal.SENDER_NOT_ALLOWED, f"{sender} is not in ALLOWED_SENDERS")
     return GateDecision(sender)

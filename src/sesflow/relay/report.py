@@ -15,6 +15,13 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from sesflow.aws.sns import Publisher
 
+#: A notice points at the mail; it never carries it. Whatever a sender controls is clipped to these sizes,
+#: so a notice stays far below SNS's 256 KiB whatever the mail holds.
+MAX_DETAIL_CHARS = 1000
+MAX_SUBJECT_CHARS = 250
+MAX_LISTED_ADDRESSES = 10
+MAX_ADDRESS_CHARS = 254
+
 
 @dataclass(frozen=True)
 class FallbackNotice:
@@ -29,6 +36,16 @@ class FallbackNotice:
 
     def as_message(self) -> dict[str, Any]:
         message = {name: value for name, value in asdict(self).items() if value not in (None, ())}
+        message["detail"] = self.detail[:MAX_DETAIL_CHARS]
+        if self.subject is not None:
+            message["subject"] = self.subject[:MAX_SUBJECT_CHARS]
+        if self.sender is not None:
+            message["sender"] = self.sender[:MAX_ADDRESS_CHARS]
+        if self.addresses:
+            message["addresses"] = [
+                address[:MAX_ADDRESS_CHARS] for address in self.addresses[:MAX_LISTED_ADDRESSES]
+            ]
+            message["addresses_total"] = len(self.addresses)
         message["location"] = f"s3://{self.bucket}/{self.key}"
         return message
 
