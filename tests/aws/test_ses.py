@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -22,6 +21,8 @@ from sesflow.aws.ses import (
     account_send_rate,
 )
 from sesflow.local.ports import free_port
+
+from ..harness.aws_faults import fail_sends
 
 pytestmark = pytest.mark.integration
 
@@ -88,14 +89,7 @@ def test_unverified_sender_is_a_permanent_error(ses: AwsClients) -> None:
 @pytest.mark.parametrize("code", ["Throttling", "TooManyRequestsException", "MaxSendRateExceeded"])
 def test_throttled_send_is_a_transient_error(moto_server: Any, code: str) -> None:
     clients = AwsClients(endpoint_url=moto_server.endpoint_url, config=NO_RETRIES)
-    calls: list[str] = []
-
-    def throttle(request: Any, **_: Any) -> AWSResponse:
-        calls.append(request.url)
-        body = f'{{"__type": "{code}", "message": "Maximum sending rate exceeded."}}'.encode()
-        return AWSResponse(request.url, 429, {"x-amzn-ErrorType": code}, _Raw(body))
-
-    clients.sesv2.meta.events.register("before-send.sesv2.SendEmail", throttle)
+    calls = fail_sends(clients.sesv2, code)
     with pytest.raises(TransientSendError) as caught:
         SesSender(clients.sesv2, rate_source=fixed_rate).send_raw(
             RAW, from_address=SENDER, recipients=["a@customer.example"]
@@ -187,35 +181,13 @@ def test_limiter_rejects_a_non_positive_rate() -> None:
         SendRateLimiter(0)
 
 
-class _Raw:
-    """The minimal raw-stream interface botocore reads an error body from."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-    def read(self, *_: Any) -> bytes:
-        return self._body
-
-
 def test_default_clients_retry_a_throttled_send(ses: AwsClients, moto_server: Any) -> None:
     clients = AwsClients(endpoint_url=moto_server.endpoint_url)  # adaptive retries, as in Lambda
-    attempts: list[int] = []
-
-    def throttle_once(request: Any, **_: Any) -> AWSResponse | None:
-        attempts.append(1)
-        if len(attempts) > 1:
-            return None  # let the retry through to moto
-        body = b'{"__type": "TooManyRequestsException", "message": "slow down"}'
-        return AWSResponse(request.url, 429, {"x-amzn-ErrorType": "TooManyRequestsException"}, _Raw(body))
-
-    clients.sesv2.meta.events.register("before-send.sesv2.SendEmail", throttle_once)
+    attempts = fail_sends(clients.sesv2, "TooManyRequestsException", times=1)
     sent = SesSender(clients.sesv2, rate_source=fixed_rate).send_raw(
         RAW, from_address=SENDER, recipients=["a@customer.example"]
     )
-    assert len(attempts) == 2
+    assert len(attempts) == 1  # one throttled answer, then botocore's retry went through
     assert sent_messages()[-1].id == sent.message_id
 
 

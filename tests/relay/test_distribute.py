@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.ses import SesSender
 from sesflow.relay.distribute import Refused, Relayed, Skipped, process_batch, process_message
 
+from ..harness.aws_faults import fail_sends
 from .conftest import RelayWorld
 
 pytestmark = pytest.mark.integration
@@ -170,27 +170,13 @@ def test_crash_after_chunk_one_of_three_sends_each_chunk_once(world: RelayWorld)
     assert len({address for send in sends for address in send.destinations}) == 120
 
 
-def throttle_first_send(client: Any) -> list[int]:
-    throttled: list[int] = []
-
-    def throttle(request: Any, **_: Any) -> AWSResponse | None:
-        if throttled:
-            return None
-        throttled.append(1)
-        raw = b'{"__type": "TooManyRequestsException", "message": "Maximum sending rate exceeded."}'
-        return AWSResponse(request.url, 429, {"x-amzn-ErrorType": "TooManyRequestsException"}, _Raw(raw))
-
-    client.meta.events.register("before-send.sesv2.SendEmail", throttle)
-    return throttled
-
-
 def test_throttled_send_is_retried_by_the_client_and_sent_once(world: RelayWorld) -> None:
-    throttled = throttle_first_send(world.deps.sender.sesv2)
+    throttled = fail_sends(world.deps.sender.sesv2, "TooManyRequestsException", times=1)
     result = process_batch(
         world.sqs_event(world.s3_event(world.put_mail(device_mail("a@plant.example.com")))), None, world.deps
     )
     assert result["batchItemFailures"] == []
-    assert throttled == [1] and len(world.sent()) == 1
+    assert len(throttled) == 1 and len(world.sent()) == 1
 
 
 def test_throttled_send_is_retried_by_sqs_and_sent_once(world: RelayWorld, moto_server: Any) -> None:
@@ -198,14 +184,14 @@ def test_throttled_send_is_retried_by_sqs_and_sent_once(world: RelayWorld, moto_
         endpoint_url=moto_server.endpoint_url, config=Config(retries={"total_max_attempts": 1})
     )
     world.deps.sender = SesSender(no_retries.sesv2, rate_source=lambda _: 1000.0)
-    throttled = throttle_first_send(no_retries.sesv2)
+    throttled = fail_sends(no_retries.sesv2, "TooManyRequestsException", times=1)
     event = world.sqs_event(world.s3_event(world.put_mail(device_mail("a@plant.example.com"))))
     # A batch whose every message failed fails the invocation: SQS then retries the batch.
     with pytest.raises(BatchProcessingError, match="TooManyRequestsException"):
         process_batch(event, None, world.deps)
     assert world.sent() == []
     assert process_batch(event, None, world.deps)["batchItemFailures"] == []
-    assert throttled == [1] and len(world.sent()) == 1
+    assert len(throttled) == 1 and len(world.sent()) == 1
 
 
 def test_permanent_ses_rejection_goes_to_the_fallback_topic(world: RelayWorld) -> None:
@@ -330,48 +316,3 @@ def test_batch_of_ten_reports_only_the_failing_message(world: RelayWorld) -> Non
     assert result["batchItemFailures"] == [{"itemIdentifier": "m-6"}]
     assert len(world.sent()) == 9
     assert failing in world.sqs_event(*bodies)["Records"][6]["body"]
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-    def read(self, *_: Any) -> bytes:
-        return self._body
-
-
-def html_mail_with_images(small: bytes, large: bytes) -> bytes:
-    message = EmailMessage()
-    message["From"] = "camera@plant.example.com"
-    message["Subject"] = "Snapshot"
-    message.set_content("Snapshot attached.\nEmail_Rxers_Code:[ops@plant.example.com]:Email_Rxers_Code:\n")
-    message.add_alternative(
-        "<html><body><p>Snapshot</p><img src='cid:logo@plant'><img src='cid:frame@plant'>"
-        "<p>Email_Rxers_Code:[ops@plant.example.com]:Email_Rxers_Code:</p></body></html>",
-        subtype="html",
-    )
-    html_part = message.get_payload()[1]
-    html_part.add_related(small, maintype="image", subtype="png", cid="<logo@plant>", filename="logo.png")
-    html_part.add_related(large, maintype="image", subtype="jpeg", cid="<frame@plant>", filename="frame.jpg")
-    return message.as_bytes()
-
-
-def test_small_inline_images_stay_and_large_ones_become_links(world: RelayWorld) -> None:
-    small, large = b"\x89PNG" + b"s" * 2000, b"\xff\xd8" + b"L" * 300_000
-    key = world.put_mail(html_mail_with_images(small, large), "camera-0001")
-    [outcome] = process_message(world.s3_event(key), world.deps)
-    assert isinstance(outcome, Relayed) and outcome.attachments == 1
-    stored = [o["Key"] for o in world.s3.s3.list_objects_v2(Bucket=world.attachments)["Contents"]]
-    assert stored == ["camera-0001/2-frame.jpg"]
-    message = sent_message(world)
-    html_part = message.get_body(preferencelist=("html",))
-    assert html_part is not None
-    related = message.get_body(preferencelist=("related",))
-    assert related is not None
-    images = [part for part in related.iter_parts() if part.get_content_maintype() == "image"]
-    assert [(part["Content-ID"], part.get_content()) for part in images] == [("<logo@plant>", small)]
-    assert "cid:logo@plant" in html_part.get_content()
-    assert "frame.jpg" in html_part.get_content() and "Email_Rxers_Code" not in html_part.get_content()
