@@ -17,11 +17,12 @@ demo: setup
 	$(VENV)/sesflow demo
 
 lint: setup
-	$(VENV)/ruff format --check src tests benchmarks
-	$(VENV)/ruff check src tests benchmarks
+	$(VENV)/ruff format --check src tests benchmarks deploy
+	$(VENV)/ruff check src tests benchmarks deploy
 
 typecheck: setup
 	$(VENV)/mypy --strict src
+	$(VENV)/mypy --strict deploy/cdk
 
 unit: setup
 	$(VENV)/pytest -m unit -q

@@ -39,7 +39,8 @@ BUILT = [
     ("relay CLI: process (--dry-run), revoke, dlq (sesflow relay --help)", "built"),
     ("notices inbound / outbound / tracking flows", "not built yet"),
     ("local stack: SMTP ingress, Lambda workers, SES outbox", "not built yet"),
-    ("SAM template (notices) and CDK app (relay)", "not built yet"),
+    ("CDK app (relay), checked offline", "built"),
+    ("SAM template (notices)", "not built yet"),
 ]
 
 

@@ -1,0 +1,51 @@
+"""CDK app for the sesflow relay (see README.md).
+
+python bundle.py      # build the function's code first
+cdk deploy --context SenderEmail=... --context RecipientEmail=... --context ConfigurationSetName=...
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from relay_stack import ContextError, RelayContext, RelayStack
+
+HERE = Path(__file__).resolve().parent
+BUNDLE = HERE / "build" / "relay"
+
+
+def build_app(app: cdk.App | None = None, bundle: Path = BUNDLE) -> cdk.App:
+    app = app or cdk.App()
+    settings = RelayContext.from_node(app.node)
+    if not (bundle / "sesflow" / "relay" / "distribute.py").is_file():
+        raise ContextError(
+            f"the function's code is not built: run `python {HERE / 'bundle.py'}` first ({bundle})"
+        )
+    stack_name = str(app.node.try_get_context("StackName") or "SesflowRelay")
+    RelayStack(
+        app,
+        stack_name,
+        settings=settings,
+        code=lambda_.Code.from_asset(str(bundle)),
+        env=cdk.Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        ),
+        description="sesflow relay: SES receiving -> S3 -> SQS -> Lambda -> SES",
+    )
+    return app
+
+
+def main() -> None:
+    try:
+        app = build_app()
+    except ContextError as error:
+        sys.exit(f"error: {error}")
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()
