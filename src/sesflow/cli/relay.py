@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote_plus
 
 import typer
 from rich.console import Console
@@ -20,6 +18,7 @@ from sesflow.aws.clients import default_clients
 from sesflow.config import ConfigError, Flow, RelaySettings, load_settings
 from sesflow.mail import parse_mail
 from sesflow.relay.preview import Preview, preview
+from sesflow.relay.records import MailLocation, notification_for
 
 relay_app = typer.Typer(help="Operate the IoT mail relay.", no_args_is_help=True)
 console = Console()
@@ -79,7 +78,7 @@ def process(
         clients.s3.put_object(Bucket=bucket, Key=key, Body=Path(source).read_bytes())
         console.print(f"stored {source} at s3://{bucket}/{key}")
     head = clients.s3.head_object(Bucket=bucket, Key=key)
-    body = _notification(bucket, key, head["ContentLength"], head["ETag"].strip('"'))
+    body = notification_for(MailLocation(bucket, key, head["ContentLength"], head["ETag"].strip('"')))
     for outcome in process_message(body, deps_from(settings, clients)):
         if isinstance(outcome, Relayed):
             ids = ", ".join(chunk.message_id for chunk in outcome.chunks)
@@ -93,19 +92,6 @@ def process(
             )
         else:
             console.print(f"skipped: {outcome.reason}")
-
-
-def _notification(bucket: str, key: str, size: int, etag: str) -> str:
-    """The S3 notification SQS would carry for this object."""
-    record = {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "bucket": {"name": bucket},
-            "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag},
-        },
-    }
-    return json.dumps({"Records": [record]})
 
 
 def _print_preview(plan: Preview) -> None:

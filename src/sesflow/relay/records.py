@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
@@ -58,3 +58,20 @@ def read_record(body: str) -> list[MailLocation]:
         obj = record.s3.get_object
         locations.append(MailLocation(record.s3.bucket.name, key, obj.size, obj.etag))
     return locations
+
+
+def notification_for(location: MailLocation) -> str:
+    """The S3 event notification SQS carries for one stored mail (keys URL-encoded, as S3 sends them)."""
+    record = {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": location.bucket},
+            "object": {
+                "key": quote_plus(location.key, safe="/"),
+                "size": location.size,
+                "eTag": location.etag,
+            },
+        },
+    }
+    return json.dumps({"Records": [record]})
