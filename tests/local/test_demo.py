@@ -14,7 +14,12 @@ pytestmark = pytest.mark.integration
 def test_demo_relays_a_mail_and_shows_the_link_expire(tmp_path: Path) -> None:
     sesflow = Path(sys.executable).parent / "sesflow"
     done = subprocess.run(
-        [str(sesflow), "demo"], capture_output=True, text=True, timeout=240, cwd=tmp_path, env={"COLUMNS": "200"}
+        [str(sesflow), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env={"COLUMNS": "200"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout

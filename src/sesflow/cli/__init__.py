@@ -6,6 +6,7 @@ import typer
 
 from sesflow.cli.config import config_app
 from sesflow.cli.netbox import netbox_app
+from sesflow.cli.notices import notices_app
 from sesflow.cli.relay import relay_app
 
 app = typer.Typer(
@@ -13,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(netbox_app, name="netbox")
+app.add_typer(notices_app, name="notices")
 app.add_typer(relay_app, name="relay")
 
 

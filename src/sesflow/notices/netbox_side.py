@@ -1,0 +1,207 @@
+"""NetBox for inbound: read what the plan needs (providers, circuits, the newest maintenance per name) and
+apply a plan so that a retry after any failure finishes the job without duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sesflow.netbox.circuits import find_circuit_ids, find_provider_id
+from sesflow.netbox.client import NetBoxClient, Params
+from sesflow.netbox.notices import PLUGIN, SUBJECT_LIMIT, ImpactTarget, NoticesApi
+from sesflow.netbox.records import ImpactLevel, Maintenance, MaintenanceDraft, MaintenanceStatus
+from sesflow.notices.plan import CLOSED, Action, Existing, MaintenancePlan
+
+MAINTENANCE_TYPE = "notices.maintenance"
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    """The provider's mail as the plugin's event notification keeps it."""
+
+    subject: str
+    sender: str
+    received: datetime
+    body: str
+
+
+@dataclass
+class Applied:
+    maintenance_id: int | None
+    created: bool = False
+    changed: list[str] = field(default_factory=list)  # what this run wrote, for the report
+
+
+class NetBoxState:
+    """Lookups, with provider ids cached for the container's life (providers rarely change)."""
+
+    def __init__(self, client: NetBoxClient) -> None:
+        self.client = client
+        self.api = NoticesApi(client)
+        self._providers: dict[str, int] = {}
+
+    def provider_id(self, slug: str) -> int | None:
+        if slug not in self._providers:
+            found = find_provider_id(self.client, slug)
+            if found is None:
+                return None  # not cached: it may be created before the next mail
+            self._providers[slug] = found
+        return self._providers[slug]
+
+    def circuits(self, provider_id: int, cids: list[str]) -> dict[str, int]:
+        return find_circuit_ids(self.client, provider_id, sorted(set(cids)))
+
+    def maintenances(self, name: str, provider_id: int) -> list[Existing]:
+        """Every maintenance with this name from this provider, oldest first (reschedules add one each)."""
+        # Not NoticesApi.find_maintenance: the plan needs `comments`, where the applied notice is recorded.
+        params: Params = {"name": name, "provider_id": provider_id}
+        items = [
+            item for item in self.client.iterate(f"{PLUGIN}/maintenance/", params) if item["name"] == name
+        ]
+        return [Existing.from_api(item) for item in sorted(items, key=lambda item: int(item["id"]))]
+
+    def holding_mail(self, mail: StoredMail) -> set[int]:
+        """Ids of the maintenances that already hold this mail as an event notification."""
+        params: Params = {"event_content_type": MAINTENANCE_TYPE, "email_received": mail.received.isoformat()}
+        subject = mail.subject[:SUBJECT_LIMIT]
+        return {
+            int(item["event_object_id"])
+            for item in self.client.iterate(f"{PLUGIN}/eventnotification/", params)
+            if _same_mail(item, subject, mail)
+        }
+
+
+def apply_plan(state: NetBoxState, plan: MaintenancePlan, mail: StoredMail) -> Applied:
+    """Maintenance → impacts → unknown circuits → final status (and marker) → the mail. Impacts come before
+    the status because the plugin refuses impact writes on a cancelled or completed event; the mail is
+    stored last, so a run that fails part-way is planned again and finished by the retry."""
+    if plan.action is Action.NO_PROVIDER:
+        return Applied(None)
+    if plan.action is Action.ALREADY_APPLIED:
+        return Applied(plan.existing_id)
+    if plan.action is Action.STALE:
+        assert plan.existing_id is not None
+        applied = Applied(plan.existing_id)
+        _store_mail(state, applied, mail)
+        return applied
+    applied = _ensure_maintenance(state, plan)
+    assert applied.maintenance_id is not None
+    current = state.client.get(f"{PLUGIN}/maintenance/{applied.maintenance_id}/")
+    if current["status"] not in CLOSED:
+        _write_impacts(state, applied, plan)
+    _record_unknown_circuits(state, applied, plan)
+    final: dict[str, Any] = {}
+    if current["status"] != plan.status:
+        final["status"] = plan.status
+    if (current.get("comments") or "") != plan.comments:
+        final["comments"] = plan.comments
+    if final:
+        state.api.update_maintenance(applied.maintenance_id, final)
+        applied.changed.append("status" if "status" in final else "marker")
+    _store_mail(state, applied, mail)  # last: a stored mail means the plan is fully applied
+    return applied
+
+
+def _ensure_maintenance(state: NetBoxState, plan: MaintenancePlan) -> Applied:
+    assert plan.provider_id is not None
+    if plan.action in {Action.UPDATE, Action.UNCHANGED}:
+        assert plan.existing_id is not None
+        applied = Applied(plan.existing_id)
+        if plan.action is Action.UPDATE:
+            changes = {"start": plan.start.isoformat(), "end": plan.end.isoformat(), "summary": plan.summary}
+            state.api.update_maintenance(plan.existing_id, changes)
+            applied.changed.append("window")
+        return applied
+    # A retry after a create that succeeded finds the new maintenance through the lookup and plans UPDATE,
+    # so CREATE/RESCHEDULE here always mean "not there yet".
+    closing = plan.status in CLOSED
+    draft = MaintenanceDraft(
+        name=plan.name,
+        summary=plan.summary,
+        provider_id=plan.provider_id,
+        start=plan.start,
+        end=plan.end,
+        # Created open, closed at the end: impacts cannot be written to a closed event.
+        status=MaintenanceStatus.TENTATIVE if closing else MaintenanceStatus(plan.status),
+        # For HISTORY the status is RE-SCHEDULED already: created as the retired window.
+        original_timezone="UTC",
+        replaces=plan.existing_id if plan.action is Action.RESCHEDULE else None,
+    )
+    # The marker goes in with the create: a retry must find this maintenance as the current one, or it
+    # would reschedule a second time.
+    created = Maintenance.from_api(
+        state.client.post(f"{PLUGIN}/maintenance/", draft.to_api() | {"comments": plan.comments})
+    )
+    if plan.action is Action.HISTORY and plan.status == MaintenanceStatus.RE_SCHEDULED:
+        _link_history(state, plan, created.id)
+    return Applied(created.id, created=True, changed=[str(plan.action)])
+
+
+def _link_history(state: NetBoxState, plan: MaintenancePlan, retired_id: int) -> None:
+    """The maintenance of the next notice now replaces the window filed late, unless it replaces one already.
+    Setting `replaces` after creation changes no status in the plugin; the retired one was created so."""
+    assert plan.existing_id is not None
+    current = state.client.get(f"{PLUGIN}/maintenance/{plan.existing_id}/")
+    if current.get("replaces") is None:
+        state.api.update_maintenance(plan.existing_id, {"replaces": retired_id})
+
+
+def _write_impacts(state: NetBoxState, applied: Applied, plan: MaintenancePlan) -> None:
+    assert applied.maintenance_id is not None
+    have = {impact.target_object_id: impact for impact in state.api.list_impacts(applied.maintenance_id)}
+    circuit_type = state.client.object_type_id("circuits", "circuit")
+    missing = [
+        ImpactTarget(p.circuit_id, ImpactLevel(p.impact))
+        for p in plan.impacts
+        if p.circuit_id not in have or have[p.circuit_id].target_content_type != circuit_type
+    ]
+    changed = [
+        {"id": have[p.circuit_id].id, "impact": p.impact}
+        for p in plan.impacts
+        if p.circuit_id in have and have[p.circuit_id].impact != p.impact
+    ]
+    if missing:
+        state.api.create_impacts(applied.maintenance_id, missing)
+        applied.changed.append(f"impacts+{len(missing)}")
+    if changed:
+        # NetBox's list endpoints take a bulk PATCH: one request for every changed level.
+        state.client.request("PATCH", f"{PLUGIN}/impact/", body=changed)
+        applied.changed.append(f"impacts~{len(changed)}")
+
+
+def _record_unknown_circuits(state: NetBoxState, applied: Applied, plan: MaintenancePlan) -> None:
+    if not plan.unknown_circuits or applied.maintenance_id is None:
+        return
+    text = "Circuits in the provider's notice that NetBox does not know: " + ", ".join(plan.unknown_circuits)
+    entries = state.api.journal_entries(applied.maintenance_id, MAINTENANCE_TYPE)
+    if any(entry.comments == text for entry in entries):
+        return
+    state.api.add_journal_entry(applied.maintenance_id, text, kind="warning", object_type=MAINTENANCE_TYPE)
+    applied.changed.append("journal")
+
+
+def _store_mail(state: NetBoxState, applied: Applied, mail: StoredMail) -> None:
+    assert applied.maintenance_id is not None
+    params: Params = {"event_content_type": MAINTENANCE_TYPE, "event_object_id": applied.maintenance_id}
+    subject = mail.subject[:SUBJECT_LIMIT]
+    for item in state.client.iterate(f"{PLUGIN}/eventnotification/", params):
+        if _same_mail(item, subject, mail):
+            return
+    state.api.create_event_notification(
+        applied.maintenance_id,
+        subject=subject,
+        email_from=mail.sender,
+        email_received=mail.received,
+        email_body=mail.body,
+    )
+    applied.changed.append("notification")
+
+
+def _same_mail(item: Mapping[str, Any], subject: str, mail: StoredMail) -> bool:
+    return (
+        item.get("subject") == subject
+        and str(item.get("email_from", "")).lower() == mail.sender.lower()
+        and datetime.fromisoformat(item["email_received"]) == mail.received
+    )

@@ -1,0 +1,96 @@
+"""The typed edge over circuit-maintenance-parser: its provider classes, and one call that turns a mail into
+the maintenances it announces. Nothing else in sesflow imports the parser."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import circuit_maintenance_parser as cmp  # type: ignore[import-untyped]
+from circuit_maintenance_parser.errors import ProviderError  # type: ignore[import-untyped]
+
+# On a mail it cannot read the parser logs the whole mail at ERROR; a mail body must never reach our logs,
+# and the reason is reported by us (ParseFailed), so its own log lines are kept to CRITICAL.
+logging.getLogger("circuit_maintenance_parser").setLevel(logging.CRITICAL)
+
+#: The parser's name for its iCalendar (BCOP) provider, the fallback for senders nobody mapped.
+GENERIC = "genericprovider"
+
+
+@dataclass(frozen=True)
+class CircuitImpact:
+    circuit_id: str
+    impact: str  # NO-IMPACT, REDUCED-REDUNDANCY, DEGRADED or OUTAGE: the same strings as the plugin's
+
+
+@dataclass(frozen=True)
+class ParsedMaintenance:
+    """One maintenance window as the parser read it (times in UTC)."""
+
+    provider: str  # the parser's provider name, e.g. "zayo"
+    maintenance_id: str
+    status: str  # the parser's status, including its dummy NO-CHANGE
+    start: datetime
+    end: datetime
+    stamp: datetime  # when the provider issued this notice
+    sequence: int
+    summary: str
+    account: str
+    circuits: tuple[CircuitImpact, ...]
+
+
+@dataclass(frozen=True)
+class ParseFailed:
+    """Every processor of the provider failed; `reason` is the parser's own explanation."""
+
+    reason: str
+
+
+def provider_organizers() -> dict[str, str]:
+    """{parser provider name: its default sender address}, for every provider the parser ships."""
+    organizers: dict[str, str] = {}
+    for provider in cmp.SUPPORTED_PROVIDERS:
+        # PCCW's address is stored as "mailto:…"; the generic provider's is the placeholder "unknown".
+        address = str(provider.get_default_organizer()).removeprefix("mailto:")
+        if "@" in address:
+            organizers[str(provider.get_provider_type())] = address
+    return organizers
+
+
+def is_known_provider(name: str) -> bool:
+    return name in {str(provider.get_provider_type()) for provider in cmp.SUPPORTED_PROVIDERS}
+
+
+def parse_maintenances(provider: str, message: EmailMessage) -> list[ParsedMaintenance] | ParseFailed:
+    """All maintenances in the mail, in the parser's order; `[]` when the provider's filters say the mail
+    is not a maintenance notice."""
+    parser = cmp.init_provider(provider)
+    if parser is None:
+        return ParseFailed(f"the parser has no provider {provider!r}")
+    # From an EmailMessage, not bytes: init_from_email_bytes gives up on a single non-UTF-8 byte.
+    data = cmp.NotificationData.init_from_emailmessage(message)
+    if data is None:
+        return ParseFailed("the parser could not read the mail (a Date header is required)")
+    try:
+        found = parser.get_maintenances(data)
+    except ProviderError as error:
+        return ParseFailed(str(error).strip())
+    return [_typed(item) for item in found]
+
+
+def _typed(item: Any) -> ParsedMaintenance:  # noqa: ANN401 - the parser's untyped pydantic model
+    return ParsedMaintenance(
+        provider=str(item.provider),
+        maintenance_id=str(item.maintenance_id),
+        status=str(item.status.value),
+        start=datetime.fromtimestamp(item.start, UTC),
+        end=datetime.fromtimestamp(item.end, UTC),
+        stamp=datetime.fromtimestamp(item.stamp, UTC),
+        sequence=int(item.sequence),
+        summary=str(item.summary or ""),
+        account=str(item.account),
+        circuits=tuple(CircuitImpact(str(c.circuit_id), str(c.impact.value)) for c in item.circuits),
+    )

@@ -1,0 +1,262 @@
+"""What one mail's maintenances should change in NetBox, decided against what NetBox holds now.
+
+Identity: a NetBox maintenance is (provider, name). The name is the provider's maintenance id; when one mail
+carries several windows under the same id (Zayo does), each window gets its own maintenance named
+`<id> [n/N]` (n in start order), so no window collapses into another and a later notice listing the same
+windows updates the same objects. Ordering: the (sequence, stamp) of the last notice applied is kept in the
+maintenance's comments; an older notice never changes the maintenance, its mail is only stored.
+Replays: a mail is recognised by its event notification (SES receipt time, subject, sender) on any
+maintenance of that name; such a mail changes nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sesflow.netbox.records import MaintenanceStatus
+from sesflow.notices.parser import ParsedMaintenance
+
+NAME_LIMIT = 100  # Maintenance.name max_length
+SUMMARY_LIMIT = 200  # Maintenance.summary max_length
+MARKER = "sesflow-notice:"  # the comments line that records the last notice applied
+SEVERITY = ("NO-IMPACT", "REDUCED-REDUNDANCY", "DEGRADED", "OUTAGE")
+CLOSED = frozenset({MaintenanceStatus.CANCELLED, MaintenanceStatus.COMPLETED})
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    RESCHEDULE = "reschedule"  # create the new window with `replaces`: the plugin retires the old one
+    UNCHANGED = "unchanged"
+    STALE = "stale"  # older than what was applied: only the mail is stored
+    HISTORY = "history"  # older, for a window NetBox never had: kept as the retired window it was
+    ALREADY_APPLIED = "already_applied"  # this very mail is stored on the maintenance: a replay or a retry
+    NO_PROVIDER = "no_provider"  # NetBox has no provider with the mapped slug
+
+
+#: Actions that write to the existing maintenance: its comments are kept, only our marker line changes.
+KEEPS_COMMENTS = frozenset({Action.UPDATE, Action.UNCHANGED})
+
+
+@dataclass(frozen=True)
+class Existing:
+    """The newest NetBox maintenance with this name and provider, as the plan needs it."""
+
+    id: int
+    status: str
+    start: datetime
+    end: datetime
+    summary: str
+    comments: str
+    replaces: int | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Existing:
+        return cls(
+            id=int(data["id"]),
+            status=str(data["status"]),
+            start=datetime.fromisoformat(data["start"]),
+            end=datetime.fromisoformat(data["end"]),
+            summary=str(data.get("summary") or ""),
+            comments=str(data.get("comments") or ""),
+            replaces=int(data["replaces"]) if data.get("replaces") is not None else None,
+        )
+
+    def applied(self) -> tuple[int, datetime] | None:
+        """(sequence, stamp) of the last notice applied, from our marker line."""
+        for line in self.comments.splitlines():
+            if line.startswith(MARKER):
+                fields = dict(item.split("=", 1) for item in line.removeprefix(MARKER).split() if "=" in item)
+                try:
+                    return int(fields["sequence"]), datetime.fromisoformat(fields["stamp"])
+                except (KeyError, ValueError):
+                    return None
+        return None
+
+
+@dataclass(frozen=True)
+class PlannedImpact:
+    cid: str
+    circuit_id: int
+    impact: str
+
+
+@dataclass(frozen=True)
+class MaintenancePlan:
+    name: str
+    provider_slug: str
+    provider_id: int | None
+    action: Action
+    existing_id: int | None
+    status: str  # the final NetBox status
+    start: datetime
+    end: datetime
+    summary: str
+    comments: str  # with our marker for this notice
+    impacts: tuple[PlannedImpact, ...]
+    unknown_circuits: tuple[str, ...]
+    parsed: ParsedMaintenance
+
+    @property
+    def writes_maintenance(self) -> bool:
+        return self.action in {
+            Action.CREATE,
+            Action.UPDATE,
+            Action.RESCHEDULE,
+            Action.UNCHANGED,
+            Action.HISTORY,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "provider": self.provider_slug,
+            "action": str(self.action),
+            "existing_id": self.existing_id,
+            "status": self.status,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "impacts": {impact.cid: impact.impact for impact in self.impacts},
+            "unknown_circuits": list(self.unknown_circuits),
+        }
+
+
+def current_of(known: Sequence[Existing]) -> Existing | None:
+    """The maintenance that holds the newest notice applied (then the newest object): what a new notice
+    updates. Not simply the newest object, because an older notice may be filed as history after it."""
+    never = (-1, datetime.min.replace(tzinfo=UTC))
+    return max(known, key=lambda item: (item.applied() or never, item.id), default=None)
+
+
+def _successor(known: Sequence[Existing], notice: tuple[int, datetime]) -> int | None:
+    """The maintenance holding the next notice after `notice`: the one that would have replaced its window."""
+    later = [
+        (applied, item.id) for item in known if (applied := item.applied()) is not None and applied > notice
+    ]
+    return min(later)[1] if later else None
+
+
+def window_names(maintenances: Sequence[ParsedMaintenance]) -> list[str]:
+    """The NetBox name of each maintenance, in the given order (see the module's note on identity)."""
+    by_id: dict[str, list[int]] = defaultdict(list)
+    for index, maintenance in enumerate(maintenances):
+        by_id[maintenance.maintenance_id].append(index)
+    names = [""] * len(maintenances)
+    for maintenance_id, indexes in by_id.items():
+        if len(indexes) == 1:
+            names[indexes[0]] = maintenance_id[:NAME_LIMIT]
+            continue
+        ordered = sorted(indexes, key=lambda i: (maintenances[i].start, maintenances[i].end))
+        for number, index in enumerate(ordered, start=1):
+            suffix = f" [{number}/{len(ordered)}]"
+            names[index] = maintenance_id[: NAME_LIMIT - len(suffix)] + suffix
+    return names
+
+
+def netbox_status(parsed_status: str, existing: Existing | None) -> str:
+    """The plugin's RE-SCHEDULED marks a retired window (set by `replaces`), so a notice that announces a
+    rescheduled window describes a confirmed one; NO-CHANGE keeps what NetBox has."""
+    if parsed_status == "RE-SCHEDULED":
+        return str(MaintenanceStatus.CONFIRMED)
+    if parsed_status == "NO-CHANGE":
+        return existing.status if existing else str(MaintenanceStatus.CONFIRMED)
+    return str(MaintenanceStatus(parsed_status))
+
+
+def with_marker(comments: str, parsed: ParsedMaintenance) -> str:
+    kept = [line for line in comments.splitlines() if not line.startswith(MARKER)]
+    marker = f"{MARKER} sequence={parsed.sequence} stamp={parsed.stamp.isoformat()}"
+    return "\n".join([*kept, marker])
+
+
+def plan_maintenance(
+    parsed: ParsedMaintenance,
+    name: str,
+    *,
+    provider_slug: str,
+    provider_id: int | None,
+    existing: Existing | None,
+    circuits: Mapping[str, int],
+    mail_stored: bool = False,
+    known: Sequence[Existing] = (),
+) -> MaintenancePlan:
+    """`existing` is the current maintenance of this name (see `current_of`), `known` all of them."""
+    status = netbox_status(parsed.status, existing)
+    summary = (parsed.summary.strip() or parsed.maintenance_id)[:SUMMARY_LIMIT]
+    impacts = _impacts(parsed, circuits)
+    unknown = tuple(dict.fromkeys(c.circuit_id for c in parsed.circuits if c.circuit_id not in circuits))
+    action: Action
+    existing_id: int | None
+    if mail_stored and existing is not None:
+        # The mail is stored last, after the status and marker: once it is there, its changes all are.
+        action, existing_id = Action.ALREADY_APPLIED, existing.id
+    else:
+        action, existing_id = _decide(parsed, provider_id, existing, status, summary)
+    if action is Action.STALE:
+        window = (parsed.start, parsed.end)
+        same = next((item for item in known if (item.start, item.end) == window), None)
+        if same is not None:
+            existing_id = same.id  # the mail belongs with the window it describes
+        else:
+            # Delivered out of order: file the window as it would have ended had the mails come in order —
+            # retired by the current one, or closed as the notice says.
+            action = Action.HISTORY
+            if status not in CLOSED:
+                status = str(MaintenanceStatus.RE_SCHEDULED)
+            existing_id = _successor(known, (parsed.sequence, parsed.stamp)) or existing_id
+    return MaintenancePlan(
+        name=name,
+        provider_slug=provider_slug,
+        provider_id=provider_id,
+        action=action,
+        existing_id=existing_id,
+        status=status,
+        start=parsed.start,
+        end=parsed.end,
+        summary=summary,
+        comments=with_marker(existing.comments if existing and action in KEEPS_COMMENTS else "", parsed),
+        impacts=impacts,
+        unknown_circuits=unknown,
+        parsed=parsed,
+    )
+
+
+def _impacts(parsed: ParsedMaintenance, circuits: Mapping[str, int]) -> tuple[PlannedImpact, ...]:
+    """One impact per known circuit. A notice may list a circuit twice (equinix1 does); the plugin allows one
+    impact per circuit and event, so the most severe level listed wins."""
+    levels: dict[str, str] = {}
+    for circuit in parsed.circuits:
+        if circuit.circuit_id in circuits:
+            previous = levels.get(circuit.circuit_id)
+            if previous is None or SEVERITY.index(circuit.impact) > SEVERITY.index(previous):
+                levels[circuit.circuit_id] = circuit.impact
+    return tuple(PlannedImpact(cid, circuits[cid], level) for cid, level in levels.items())
+
+
+def _decide(
+    parsed: ParsedMaintenance, provider_id: int | None, existing: Existing | None, status: str, summary: str
+) -> tuple[Action, int | None]:
+    if provider_id is None:
+        return Action.NO_PROVIDER, None
+    if existing is None:
+        return Action.CREATE, None
+    applied = existing.applied()
+    if applied is not None and (parsed.sequence, parsed.stamp) < applied:
+        return Action.STALE, existing.id
+    same_window = (existing.start, existing.end) == (parsed.start, parsed.end)
+    if existing.status in CLOSED and not same_window:
+        return Action.CREATE, None  # a closed event is history: another window under its id is a new one
+    if not same_window:
+        # Also when the notice closes the event: the window it names is the one that was worked or called off.
+        return Action.RESCHEDULE, existing.id
+    unchanged = (
+        same_window
+        and existing.status == status
+        and existing.summary == summary
+        and applied == (parsed.sequence, parsed.stamp)
+    )
+    return (Action.UNCHANGED if unchanged else Action.UPDATE), existing.id

@@ -1,0 +1,151 @@
+"""Planning against what NetBox holds: identity of windows, order of notices, the action chosen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sesflow.notices.parser import CircuitImpact, ParsedMaintenance
+from sesflow.notices.plan import Action, Existing, current_of, plan_maintenance, window_names, with_marker
+
+pytestmark = pytest.mark.unit
+
+START = datetime(2031, 3, 1, 22, 0, tzinfo=UTC)
+STAMP = datetime(2031, 2, 1, tzinfo=UTC)
+
+
+def _parsed(
+    maintenance_id: str = "M-1", *, start: datetime = START, status: str = "CONFIRMED", sequence: int = 1
+) -> ParsedMaintenance:
+    return ParsedMaintenance(
+        provider="zayo",
+        maintenance_id=maintenance_id,
+        status=status,
+        start=start,
+        end=start + timedelta(hours=4),
+        stamp=STAMP,
+        sequence=sequence,
+        summary="Fiber splice",
+        account="acct",
+        circuits=(
+            CircuitImpact("C1", "NO-IMPACT"),
+            CircuitImpact("C1", "OUTAGE"),
+            CircuitImpact("C9", "OUTAGE"),
+        ),
+    )
+
+
+def _existing(parsed: ParsedMaintenance, status: str = "CONFIRMED", marker: bool = True) -> Existing:
+    return Existing(
+        7, status, parsed.start, parsed.end, parsed.summary, with_marker("", parsed) if marker else ""
+    )
+
+
+def _plan(parsed: ParsedMaintenance, existing: Existing | None, **kwargs: bool) -> Action:
+    return plan_maintenance(
+        parsed,
+        "M-1",
+        provider_slug="zayo",
+        provider_id=3,
+        existing=existing,
+        circuits={"C1": 11},
+        known=[existing] if existing else [],
+        **kwargs,
+    ).action
+
+
+def test_windows_sharing_an_id_get_numbered_names_in_start_order() -> None:
+    late, early = _parsed(start=START + timedelta(days=1)), _parsed()
+    assert window_names([late, early, _parsed("M-2")]) == ["M-1 [2/2]", "M-1 [1/2]", "M-2"]
+
+
+def test_names_fit_the_plugins_limit() -> None:
+    names = window_names([_parsed("X" * 150), _parsed("X" * 150, start=START + timedelta(days=1))])
+    assert all(len(name) == 100 for name in names)
+    assert names[0] != names[1]
+
+
+def test_impacts_keep_one_per_known_circuit_with_the_most_severe_level_and_list_unknown_ones() -> None:
+    plan = plan_maintenance(
+        _parsed(), "M-1", provider_slug="zayo", provider_id=3, existing=None, circuits={"C1": 11}
+    )
+    assert [(i.cid, i.circuit_id, i.impact) for i in plan.impacts] == [("C1", 11, "OUTAGE")]
+    assert plan.unknown_circuits == ("C9",)
+
+
+def test_actions() -> None:
+    parsed = _parsed()
+    assert _plan(parsed, None) is Action.CREATE
+    assert _plan(parsed, _existing(parsed)) is Action.UNCHANGED
+    assert _plan(parsed, _existing(parsed), mail_stored=True) is Action.ALREADY_APPLIED
+    newer = replace(parsed, stamp=STAMP + timedelta(days=1), summary="new text")
+    assert _plan(newer, _existing(parsed)) is Action.UPDATE
+    moved = replace(newer, start=START + timedelta(days=2), end=START + timedelta(days=2, hours=1))
+    assert _plan(moved, _existing(parsed)) is Action.RESCHEDULE
+    assert _plan(replace(moved, status="CANCELLED"), _existing(parsed)) is Action.RESCHEDULE
+    assert _plan(replace(newer, status="CANCELLED"), _existing(parsed)) is Action.UPDATE
+    assert _plan(moved, _existing(parsed, status="COMPLETED")) is Action.CREATE
+
+
+def test_an_older_notice_is_stale() -> None:
+    parsed = _parsed(sequence=2)
+    assert (
+        _plan(replace(parsed, sequence=1, stamp=STAMP + timedelta(days=9)), _existing(parsed)) is Action.STALE
+    )
+    assert _plan(replace(parsed, stamp=STAMP - timedelta(days=1)), _existing(parsed)) is Action.STALE
+
+
+def test_a_notice_with_no_netbox_provider_is_planned_as_such() -> None:
+    plan = plan_maintenance(
+        _parsed(), "M-1", provider_slug="zayo", provider_id=None, existing=None, circuits={}
+    )
+    assert plan.action is Action.NO_PROVIDER
+
+
+@pytest.mark.parametrize(("parsed", "netbox"), [("RE-SCHEDULED", "CONFIRMED"), ("NO-CHANGE", "IN-PROCESS")])
+def test_parser_statuses_without_a_plugin_meaning_are_mapped(parsed: str, netbox: str) -> None:
+    notice = _parsed(status=parsed)
+    plan = plan_maintenance(
+        notice,
+        "M-1",
+        provider_slug="zayo",
+        provider_id=3,
+        existing=_existing(notice, "IN-PROCESS"),
+        circuits={},
+    )
+    assert plan.status == netbox
+
+
+def test_an_older_notice_for_a_window_never_seen_is_filed_as_history() -> None:
+    current = _parsed(start=START + timedelta(days=7), sequence=3)
+    older = _parsed(sequence=1)
+    plan = plan_maintenance(
+        older,
+        "M-1",
+        provider_slug="zayo",
+        provider_id=3,
+        existing=_existing(current),
+        circuits={},
+        known=[_existing(current)],
+    )
+    assert (plan.action, plan.status, plan.existing_id) == (Action.HISTORY, "RE-SCHEDULED", 7)
+
+
+def test_the_current_maintenance_is_the_one_holding_the_newest_notice() -> None:
+    newest = replace(_existing(_parsed(sequence=3)), id=1)
+    history = replace(_existing(_parsed(sequence=1)), id=2)
+    unmarked = replace(_existing(_parsed(), marker=False), id=3)
+    assert current_of([newest, history, unmarked]) == newest
+    assert current_of([]) is None
+
+
+def test_comments_written_by_people_are_kept_beside_the_marker() -> None:
+    parsed = _parsed()
+    existing = replace(_existing(parsed), comments="Ticket 42 opened\n" + with_marker("", parsed))
+    plan = plan_maintenance(
+        parsed, "M-1", provider_slug="zayo", provider_id=3, existing=existing, circuits={}, known=[existing]
+    )
+    assert plan.action is Action.UNCHANGED
+    assert plan.comments == existing.comments
