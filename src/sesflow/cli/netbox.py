@@ -67,7 +67,8 @@ def netbox_check(
     token: Annotated[str, typer.Option(envvar="NETBOX_API_TOKEN", help="API token (v1, or v2 nbt_…).")],
 ) -> None:
     """Reach NetBox, show its versions, and check the token and each permission the notices flows need."""
-    client = NetBoxClient(url, token, retry=RetryPolicy(deadline=10.0))
+    # An operator waits for this answer: a slow NetBox gets a few tries within half a minute.
+    client = NetBoxClient(url, token, retry=RetryPolicy(deadline=30.0), timeout=10.0)
     try:
         status = client.status()
         user = client.get("/api/authentication-check/")
