@@ -33,7 +33,7 @@ def device_mail(
         "From: sensor-gw@iot.example.com",
         "To: relay@ingest.example.com",
         "Subject: Readings",
-        extra_headers,
+        *([extra_headers] if extra_headers else []),  # an empty line here would end the header block
         "MIME-Version: 1.0",
         'Content-Type: multipart/mixed; boundary="b1"',
         "",
@@ -316,3 +316,19 @@ def test_batch_of_ten_reports_only_the_failing_message(world: RelayWorld) -> Non
     assert result["batchItemFailures"] == [{"itemIdentifier": "m-6"}]
     assert len(world.sent()) == 9
     assert failing in world.sqs_event(*bodies)["Records"][6]["body"]
+
+
+def test_internationalised_domains_are_sent_in_punycode_and_utf8_local_parts_reported(
+    world: RelayWorld,
+) -> None:
+    raw = device_mail("ops@bücher.example, jürgen@plant.example.com, a@plant.example.com", attachment=False)
+    raw = raw.replace(b"Content-Type: text/plain", b"Content-Type: text/plain; charset=utf-8")
+    [outcome] = process_message(world.s3_event(world.put_mail(raw)), world.deps)
+    assert isinstance(outcome, Relayed)
+    assert outcome.recipients == ("ops@xn--bcher-kva.example", "a@plant.example.com"), outcome
+    assert [send.destinations for send in world.sent()] == [
+        ["ops@xn--bcher-kva.example", "a@plant.example.com"]
+    ]
+    [notice] = world.fallback_notices()
+    assert notice["reason"] == "some_recipients_not_relayed"
+    assert notice["addresses"] == ["jürgen@plant.example.com"]

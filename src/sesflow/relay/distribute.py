@@ -31,7 +31,7 @@ from sesflow.aws.store import ObjectStore
 from sesflow.config import RelaySettings, relay_settings
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.relay.compose import Link, clean_header, compose
-from sesflow.relay.gate import Refusal, check_gate, split_by_domain
+from sesflow.relay.gate import Refusal, check_gate, envelope_addresses, split_by_domain
 from sesflow.relay.links import LinkSigner, utc_now
 from sesflow.relay.offload import OffloadResult, store_attachments
 from sesflow.relay.recipients import (
@@ -185,7 +185,9 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
     found = find_recipients(mail, marker=settings.recipients_marker, max_recipients=settings.max_recipients)
     if isinstance(found, RecipientsRefused):
         return Refused(location, found.reason, found.detail, gate.sender, subject, location.key)
-    recipients, refused = split_by_domain(found.addresses, settings.allowed_recipient_domains)
+    sendable, unsendable = envelope_addresses(found.addresses)
+    recipients, refused = split_by_domain(tuple(sendable), settings.allowed_recipient_domains)
+    refused += unsendable
     if not recipients:
         detail = f"no recipient in ALLOWED_RECIPIENT_DOMAINS: {', '.join(refused)}"
         return Refused(location, "recipient_domain_not_allowed", detail, gate.sender, subject, location.key)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sesflow.mail import ParsedMail
-from sesflow.mail.addresses import check_addresses
+from sesflow.mail.addresses import ValidAddress, check_addresses, validate_address
 
 
 class Refusal(StrEnum):
@@ -72,3 +72,17 @@ def split_by_domain(
         domain = address.rpartition("@")[2].casefold()
         (allowed if domain in allowed_domains else refused).append(address)
     return allowed, refused
+
+
+def envelope_addresses(recipients: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(sendable, refused): SES wants internationalised domains in punycode and cannot send to a non-ASCII
+    local part (no SMTPUTF8), so those addresses are left out and reported."""
+    sendable: list[str] = []
+    refused: list[str] = []
+    for address in recipients:
+        checked = validate_address(address)
+        if isinstance(checked, ValidAddress) and checked.ascii_address is not None:
+            sendable.append(checked.ascii_address)
+        else:
+            refused.append(address)
+    return sendable, refused
