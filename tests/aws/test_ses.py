@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from typing import Any
 
 import pytest
@@ -14,10 +16,12 @@ from moto.ses.models import ses_backends
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.ses import (
     MAX_MESSAGE_BYTES,
+    UNCERTAIN_CODE,
     PermanentSendError,
     SendRateLimiter,
     SesSender,
     TransientSendError,
+    UncertainSendError,
     account_send_rate,
 )
 from sesflow.local.ports import free_port
@@ -91,7 +95,7 @@ def test_throttled_send_is_a_transient_error(moto_server: Any, code: str) -> Non
     clients = AwsClients(endpoint_url=moto_server.endpoint_url, config=NO_RETRIES)
     calls = fail_sends(clients.sesv2, code)
     with pytest.raises(TransientSendError) as caught:
-        SesSender(clients.sesv2, rate_source=fixed_rate).send_raw(
+        SesSender(clients.sesv2, rate_source=fixed_rate, attempts=1).send_raw(
             RAW, from_address=SENDER, recipients=["a@customer.example"]
         )
     assert caught.value.code == code and caught.value.transient
@@ -187,7 +191,7 @@ def test_default_clients_retry_a_throttled_send(ses: AwsClients, moto_server: An
     sent = SesSender(clients.sesv2, rate_source=fixed_rate).send_raw(
         RAW, from_address=SENDER, recipients=["a@customer.example"]
     )
-    assert len(attempts) == 1  # one throttled answer, then botocore's retry went through
+    assert len(attempts) == 1  # one throttled answer, then the sender's retry went through
     assert sent_messages()[-1].id == sent.message_id
 
 
@@ -196,3 +200,68 @@ def test_send_rate_falls_back_to_send_quota_where_get_account_is_not_offered(aws
     assert account_send_rate(aws.sesv2, aws.ses_v1) == 1.0
     with pytest.raises(ClientError):
         account_send_rate(aws.sesv2)
+
+
+class SilentServer:
+    """Accepts connections and reads requests but never answers: a reply lost after SES took the request."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._open.append(connection)
+            if connection.recv(65536):
+                self.requests += 1
+
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self._open:
+            connection.close()
+
+
+def test_a_lost_answer_is_uncertain_and_never_resent() -> None:
+    server = SilentServer()
+    try:
+        clients = AwsClients(endpoint_url=f"http://127.0.0.1:{server.port}", config=Config(read_timeout=0.5))
+        with pytest.raises(UncertainSendError) as caught:
+            SesSender(clients.sesv2, rate_source=fixed_rate, sleep=lambda _: None).send_raw(
+                RAW, from_address=SENDER, recipients=["a@customer.example"]
+            )
+        assert caught.value.transient and caught.value.uncertain and caught.value.code == UNCERTAIN_CODE
+        assert server.requests == 1  # neither botocore nor the sender repeated a request SES may have taken
+    finally:
+        server.close()
+
+
+def test_throttling_is_retried_by_the_sender_with_backoff_and_sent_once(ses: AwsClients) -> None:
+    pauses: list[float] = []
+    throttled = fail_sends(ses.sesv2, "Throttling", times=3)
+    sent = SesSender(ses.sesv2, rate_source=fixed_rate, sleep=pauses.append).send_raw(
+        RAW, from_address=SENDER, recipients=["a@customer.example"]
+    )
+    assert len(throttled) == 3 and len(pauses) == 3
+    assert all(0 <= pause <= 5 for pause in pauses)
+    assert sent_messages()[-1].id == sent.message_id
+
+
+def test_throttling_past_the_attempts_is_transient_after_exactly_that_many_calls(ses: AwsClients) -> None:
+    throttled = fail_sends(ses.sesv2, "Throttling")
+    with pytest.raises(TransientSendError) as caught:
+        SesSender(ses.sesv2, rate_source=fixed_rate, attempts=3, sleep=lambda _: None).send_raw(
+            RAW, from_address=SENDER, recipients=["a@customer.example"]
+        )
+    assert not caught.value.uncertain and len(throttled) == 3
+
+
+def test_the_default_ses_client_makes_one_attempt_per_call(moto_server: Any) -> None:
+    clients = AwsClients(endpoint_url=moto_server.endpoint_url)
+    assert clients.sesv2.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}

@@ -50,7 +50,10 @@ class AwsClients:
 
     @cached_property
     def sesv2(self) -> SESV2Client:
-        return self.session.client("sesv2", endpoint_url=self._endpoint_url, config=self._config)
+        # No botocore retries: a retried SendEmail whose answer was lost sends the mail twice. SesSender
+        # retries itself, and only what SES surely did not take.
+        config = self._config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        return self.session.client("sesv2", endpoint_url=self._endpoint_url, config=config)
 
     @cached_property
     def ses_v1(self) -> SendQuotaReader:

@@ -6,6 +6,7 @@ permanently. Every AWS error is classified: transient ones are worth a retry, pe
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -47,18 +48,22 @@ _TRANSIENT_CODES: Final = frozenset(
         "AccountSuspendedException",
     }
 )
-_TRANSIENT_TRANSPORT = (
-    EndpointConnectionError,
-    ConnectTimeoutError,
-    ReadTimeoutError,
-    ConnectionClosedError,
-)
+#: The request never left: SES cannot have taken the message.
+_NOT_SENT_TRANSPORT = (EndpointConnectionError, ConnectTimeoutError)
+#: The request went out and the answer was lost: SES may have taken the message.
+_UNCERTAIN_TRANSPORT = (ReadTimeoutError, ConnectionClosedError)
+#: The code of an UncertainSendError (a lost answer).
+UNCERTAIN_CODE: Final = "ConnectionError"
+#: Attempts per message: SendEmail has no idempotency token, so only failures where SES surely did not take
+#: the message are retried, here rather than by botocore (whose retries would also repeat a lost answer).
+SEND_ATTEMPTS: Final = 5
 
 
 class SendError(Exception):
     """A message was not sent. `code` is SES's error code, or ours for limits checked locally."""
 
     transient: bool = False
+    uncertain: bool = False
 
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
@@ -73,6 +78,13 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Retrying cannot help: the message, an address or the sending identity is refused."""
+
+
+class UncertainSendError(TransientSendError):
+    """The request reached SES but its answer was lost: the message may have gone. Never resend it blindly;
+    callers that must send exactly once wait for SES's own events (the `Send` event) to tell."""
+
+    uncertain = True
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,10 @@ def classify(error: Exception) -> SendError:
         if code in _TRANSIENT_CODES or status >= 500 or status == 429:
             return TransientSendError(f"SES {code}: {message}", code=code)
         return PermanentSendError(f"SES {code}: {message}", code=code)
-    if isinstance(error, _TRANSIENT_TRANSPORT):
-        return TransientSendError(f"SES unreachable: {error}", code="ConnectionError")
+    if isinstance(error, _NOT_SENT_TRANSPORT):
+        return TransientSendError(f"SES unreachable: {error}", code="Unreachable")
+    if isinstance(error, _UNCERTAIN_TRANSPORT):
+        return UncertainSendError(f"SES answer lost: {error}", code=UNCERTAIN_CODE)
     if isinstance(error, BotoCoreError):
         return PermanentSendError(f"SES request invalid: {error}", code=type(error).__name__)
     raise TypeError(f"not an AWS error: {error!r}") from error
@@ -173,10 +187,14 @@ class SesSender:
         *,
         limiter: SendRateLimiter | None = None,
         rate_source: Callable[[SESV2Client], float] = account_send_rate,
+        attempts: int = SEND_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.sesv2 = sesv2
         self._limiter = limiter
         self._rate_source = rate_source
+        self._attempts = attempts
+        self._sleep = sleep
         self._limiter_lock = threading.Lock()
 
     @property
@@ -222,9 +240,20 @@ class SesSender:
             request["ConfigurationSetName"] = configuration_set
         if tags:
             request["EmailTags"] = _validate_tags(tags)
-        self.limiter.acquire()
-        try:
-            response = self.sesv2.send_email(**request)
-        except (ClientError, BotoCoreError) as error:
-            raise classify(error) from error
-        return SentMessage(message_id=response["MessageId"], recipients=tuple(recipients))
+        for attempt in range(1, self._attempts + 1):
+            self.limiter.acquire()
+            try:
+                response = self.sesv2.send_email(**request)
+            except (ClientError, BotoCoreError) as error:
+                failure = classify(error)
+                if not failure.transient or failure.uncertain or attempt == self._attempts:
+                    raise failure from error
+                self._sleep(_backoff(attempt))
+                continue
+            return SentMessage(message_id=response["MessageId"], recipients=tuple(recipients))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff: 0.1 s, 0.2 s, 0.4 s... at most 5 s."""
+    return random.uniform(0, min(5.0, 0.1 * 2 ** (attempt - 1)))  # noqa: S311 - jitter, not secrecy
