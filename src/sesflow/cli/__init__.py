@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sesflow.cli.config import config_app
+from sesflow.cli.local import local_app
 from sesflow.cli.netbox import netbox_app
 from sesflow.cli.notices import notices_app
 from sesflow.cli.relay import relay_app
@@ -13,6 +14,7 @@ app = typer.Typer(
     help="Email pipelines on Amazon SES: NetBox notices and the IoT relay.", no_args_is_help=True
 )
 app.add_typer(config_app, name="config")
+app.add_typer(local_app, name="local")
 app.add_typer(netbox_app, name="netbox")
 app.add_typer(notices_app, name="notices")
 app.add_typer(relay_app, name="relay")

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from sesflow.local.ports import LOOPBACK
 
@@ -49,10 +57,33 @@ class MotoServer:
         self.server.stop()
 
 
-def start_moto_server() -> MotoServer:
+type Middleware = Callable[[Any], Any]
+
+
+class _WrappedMotoServer(ThreadedMotoServer):
+    """moto's threaded server with a WSGI layer around its application (the local stack's send recorder)."""
+
+    def __init__(self, middleware: Middleware, *, ip_address: str, port: int, verbose: bool) -> None:
+        super().__init__(ip_address=ip_address, port=port, verbose=verbose)
+        self._middleware = middleware
+
+    def _server_entry(self) -> None:
+        app = self._middleware(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def start_moto_server(middleware: Middleware | None = None) -> MotoServer:
     # werkzeug logs every request at INFO; the stack's own logs say what matters.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+    server = (
+        ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        if middleware is None
+        else _WrappedMotoServer(middleware, ip_address=LOOPBACK, port=0, verbose=False)
+    )
     server.start()
     host, port = server.get_host_and_port()
     return MotoServer(server=server, endpoint_url=f"http://{host}:{port}")
