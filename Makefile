@@ -7,7 +7,7 @@ STAMP := .venv/.sesflow-setup
 
 .PHONY: demo test bench setup lint typecheck unit clean
 
-$(STAMP): pyproject.toml uv.lock scripts/setup scripts/find-python
+$(STAMP): pyproject.toml uv.lock scripts/setup scripts/find-python deploy/cdk/package-lock.json
 	scripts/setup
 	touch $@
 
@@ -23,6 +23,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/mypy --strict src
 	$(VENV)/mypy --strict deploy/cdk
+	$(VENV)/mypy --strict deploy/sam/events
 
 unit: setup
 	$(VENV)/pytest -m unit -q
@@ -34,4 +35,4 @@ bench: setup
 	$(VENV)/python -m benchmarks
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .sesflow
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis .sesflow .aws-sam deploy/cdk/node_modules
