@@ -1,5 +1,7 @@
 """A real HTTP proxy on loopback that answers the first requests with scripted faults and forwards the rest,
-counting what reached NetBox. One request per connection, so each fault is one attempt of the client."""
+counting what reached NetBox. One request per connection, so each fault is one attempt of the client.
+`targeted` faults wait for a request whose line starts with a given text ("POST /api/plugins/notices/"),
+so a fault lands mid-flow; a fault `after_forward` lets NetBox act, then loses its answer."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sesflow.local.ports import LOOPBACK
 class Fault:
     status: int = 0  # 0 = reset the connection instead of answering
     retry_after: str | None = None
+    after_forward: bool = False  # forward first (NetBox acts), then answer with the fault instead
 
 
 RESET = Fault()
@@ -34,8 +37,10 @@ class FaultProxy:
     faults: deque[Fault] = field(default_factory=deque)
     forwarded: list[str] = field(default_factory=list)  # request lines that reached NetBox
     faulted: list[str] = field(default_factory=list)
+    targeted: list[tuple[str, Fault]] = field(default_factory=list)  # (request line prefix, fault), each once
 
     def __post_init__(self) -> None:
+        self._lock = threading.Lock()
         self._server = socket.create_server((LOOPBACK, 0))
         self.port = self._server.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -67,12 +72,15 @@ class FaultProxy:
             if not request:
                 return
             request_line = request.split(b"\r\n", 1)[0].decode()
-            fault = self.faults.popleft() if self.faults else None
+            fault = self._fault_for(request_line)
             if fault is None:
                 self.forwarded.append(request_line)
                 client.sendall(self._forward(request))
                 return
             self.faulted.append(request_line)
+            if fault.after_forward:
+                self.forwarded.append(request_line)
+                self._forward(request)
             if fault.status == 0:
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return  # closing with linger 0 sends RST
@@ -81,6 +89,14 @@ class FaultProxy:
             head = f"HTTP/1.1 {fault.status} Fault\r\nContent-Type: application/json\r\n{extra}"
             head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
             client.sendall(head.encode() + body)
+
+    def _fault_for(self, request_line: str) -> Fault | None:
+        with self._lock:
+            for index, (prefix, fault) in enumerate(self.targeted):
+                if request_line.startswith(prefix):
+                    del self.targeted[index]
+                    return fault
+            return self.faults.popleft() if self.faults else None
 
     def _forward(self, request: bytes) -> bytes:
         head, _, body = request.partition(b"\r\n\r\n")

@@ -1,4 +1,4 @@
-"""`sesflow notices …`: look at what the notices flows would do, without writing anything."""
+"""`sesflow notices …`: look at what the notices flows would do, apply a mail, replay a bucket."""
 
 from __future__ import annotations
 
@@ -11,13 +11,25 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from sesflow.aws.clients import default_clients
 from sesflow.aws.store import ObjectStore
+from sesflow.cli.outbound import app as outbound_app
+from sesflow.cli.tracking import app as tracking_app
 from sesflow.config import ConfigError, Flow, load_settings
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.notices.inbound import InboundDeps, process_loaded
+from sesflow.notices.inbound_replay import (
+    ReplaySummary,
+    StoredMailKey,
+    list_stored,
+    process_stored_mail,
+    replay,
+    split_s3_url,
+)
 from sesflow.notices.netbox_side import NetBoxState
 from sesflow.notices.providers import header_addresses
 from sesflow.notices.receipt import GateDecision, Receipt
@@ -25,6 +37,8 @@ from sesflow.notices.receipt import GateDecision, Receipt
 notices_app = typer.Typer(help="Operate the notices flows.", no_args_is_help=True)
 inbound_app = typer.Typer(help="Provider maintenance mail → NetBox.", no_args_is_help=True)
 notices_app.add_typer(inbound_app, name="inbound")
+notices_app.add_typer(outbound_app, name="outbound")
+notices_app.add_typer(tracking_app, name="tracking")
 console = Console()
 
 #: A plan reads NetBox but no bucket of the deployment: a stand-in keeps the settings valid.
@@ -69,3 +83,102 @@ def plan_command(
         _receipt(message_id, mail), mail, GateDecision(None, "", None), deps, dry_run=True
     )
     console.print_json(json.dumps(outcome.log_fields(), default=str))
+
+
+def _inbound_deps() -> InboundDeps:
+    """Settings from the environment (NETBOX_URL, NETBOX_API_TOKEN, the maps); the bucket comes with the
+    command, so the deployment's S3_BUCKET_NAME and IDEMPOTENCY_TABLE may be left unset."""
+    try:
+        settings = load_settings(Flow.INBOUND, {**_PLAN_PLACEHOLDERS, **os.environ})
+    except ConfigError as error:
+        console.print(str(error), markup=False)
+        raise typer.Exit(2) from error
+    client = NetBoxClient.from_settings(settings.netbox)
+    return InboundDeps(settings, ObjectStore(default_clients().s3), NetBoxState(client))
+
+
+_VOUCH = typer.Option(
+    "--vouch",
+    help="the mail never went through SES (no verdict headers): apply it without SPF/DKIM/DMARC verdicts",
+)
+
+
+@inbound_app.command("apply")
+def apply_command(
+    source: Annotated[str, typer.Argument(help="a .eml file or s3://bucket/key")],
+    vouched: Annotated[bool, _VOUCH] = False,
+) -> None:
+    """Apply one mail to NetBox as the Lambda would and print the outcome; exit 1 when it was not applied.
+    The gate reads SES's verdicts from the headers SES wrote into the stored mail."""
+    deps = _inbound_deps()
+    message_id, raw = _read(source)
+    outcome = process_stored_mail(message_id, parse_mail(raw), deps, vouched=vouched)
+    console.print_json(json.dumps(outcome.log_fields(), default=str))
+    if outcome.result != "applied":
+        raise typer.Exit(1)
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@inbound_app.command("replay")
+def replay_command(
+    source: Annotated[str, typer.Argument(help="s3://bucket/prefix holding the mails SES stored")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="only mails stored at or after this ISO date or time (UTC unless given)"),
+    ] = None,
+    vouched: Annotated[bool, _VOUCH] = False,
+) -> None:
+    """Run every stored mail under the prefix through the inbound steps again, oldest first, and print a
+    summary. Safe to interrupt and run again: mails already applied change nothing. Exit 1 if any failed."""
+    try:
+        bucket, prefix = split_s3_url(source)
+        moment = _since(since)
+    except ValueError as error:
+        console.print(str(error), markup=False)
+        raise typer.Exit(2) from error
+    deps = _inbound_deps()
+    keys = list_stored(default_clients().s3, bucket, prefix, moment)
+    summary = ReplaySummary()
+    interrupted = False
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("replaying", total=len(keys))
+
+        def advance(stored: StoredMailKey, kind: str, reason: str) -> None:
+            progress.update(task, advance=1, description=f"{kind:<9} {stored.message_id[:40]}")
+
+        try:
+            replay(keys, deps, on_mail=advance, summary=summary)
+        except KeyboardInterrupt:
+            interrupted = True  # the mail in hand is finished by the next run: every step is idempotent
+    _print_summary(summary, len(keys), interrupted=interrupted)
+    if interrupted:
+        raise typer.Exit(130)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: ReplaySummary, total: int, *, interrupted: bool) -> None:
+    done = sum(summary.counts.values())
+    table = Table(
+        title=f"{done} of {total} mails" + (" (interrupted: run again to finish)" if interrupted else "")
+    )
+    table.add_column("result")
+    table.add_column("reason")
+    table.add_column("mails", justify="right")
+    for kind, reason, count in summary.rows():
+        table.add_row(kind, reason, str(count))
+    console.print(table)
+    for key, error in summary.failures[:20]:
+        console.print(f"failed: {key}: {error}", markup=False)

@@ -24,6 +24,8 @@ from sesflow.config import InboundSettings, inbound_settings
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import SUBJECT_LIMIT
+from sesflow.notices.inbound_forward import inline_forward
+from sesflow.notices.inbound_stored import date_of
 from sesflow.notices.netbox_side import Applied, NetBoxState, StoredMail, apply_plan
 from sesflow.notices.parser import GENERIC, ParsedMaintenance, ParseFailed, parse_maintenances
 from sesflow.notices.plan import MaintenancePlan, current_of, plan_maintenance, window_names
@@ -104,9 +106,12 @@ def pick_provider(
     receipt: Receipt, mail: ParsedMail, gate: GateDecision, providers: ProviderMap
 ) -> tuple[ProviderChoice | UnknownProvider, ParsedMail]:
     """The provider and the mail to parse. A trusted forwarder's mail is judged by the message it carries
-    (an attached message/rfc822); anyone else's by its own senders, header From first, then MAIL FROM."""
-    if gate.forwarded_by is not None and (inner := forwarded_message(mail.message)) is not None:
-        return providers.choose(header_addresses(inner, "From"), inner), ParsedMail(inner)
+    (an attached message/rfc822, else an inline forwarded block); anyone else's by its own senders, header
+    From first, then MAIL FROM."""
+    if gate.forwarded_by is not None:
+        inner = forwarded_message(mail.message) or inline_forward(mail)
+        if inner is not None:
+            return providers.choose(header_addresses(inner, "From"), inner), ParsedMail(inner)
     senders = [*header_addresses(mail.message, "From"), *receipt.header_senders, receipt.envelope_sender]
     return providers.choose(dict.fromkeys(senders), mail.message), mail
 
@@ -125,23 +130,25 @@ def netbox_provider_slug(
 def plan(
     maintenances: list[ParsedMaintenance], provider: str, mail: StoredMail, deps: InboundDeps
 ) -> tuple[MaintenancePlan, ...]:
+    """At most three reads, whatever the number of windows and circuits: the circuits (by cid and provider),
+    the maintenances of every name, and — only when some exist — whether this mail is on one of them."""
     slug = netbox_provider_slug(provider, maintenances, deps.settings.netbox_provider_map)
     provider_id = deps.netbox.provider_id(slug)
-    # One circuit lookup for the whole mail: cid and provider together identify a circuit.
+    names = window_names(maintenances)
     cids = [circuit.circuit_id for m in maintenances for circuit in m.circuits]
     circuits = deps.netbox.circuits(provider_id, cids) if provider_id is not None and cids else {}
-    holding = deps.netbox.holding_mail(mail) if provider_id is not None else set()
+    named = deps.netbox.maintenances(names, provider_id) if provider_id is not None else {}
+    holding = deps.netbox.holding_mail(mail, [item.id for known in named.values() for item in known])
     plans = []
-    for maintenance, name in zip(maintenances, window_names(maintenances), strict=True):
-        known = deps.netbox.maintenances(name, provider_id) if provider_id is not None else []
-        existing = current_of(known)
+    for maintenance, name in zip(maintenances, names, strict=True):
+        known = named.get(name, [])
         plans.append(
             plan_maintenance(
                 maintenance,
                 name,
                 provider_slug=slug,
                 provider_id=provider_id,
-                existing=existing,
+                existing=current_of(known),
                 circuits=circuits,
                 mail_stored=any(item.id in holding for item in known),
                 known=known,
@@ -156,7 +163,10 @@ def stored_mail(receipt: Receipt, mail: ParsedMail, sender: str) -> StoredMail:
     # replay check compares the subject as NetBox keeps it.
     subject = subject[:SUBJECT_LIMIT].strip()
     body = (mail.text_body() or mail.html_body() or "").strip() or subject  # the plugin refuses a blank body
-    return StoredMail(subject=subject, sender=sender, received=receipt.received, body=body)
+    # The notice's own Date, not SES's receipt time: it is in the mail itself, so a copy replayed from the
+    # bucket (which keeps no receipt time) or delivered twice is recognised as the same mail.
+    received = date_of(mail) or receipt.received
+    return StoredMail(subject=subject, sender=sender, received=received, body=body)
 
 
 def process_mail(receipt: Receipt, deps: InboundDeps, *, dry_run: bool = False) -> Outcome:

@@ -53,18 +53,30 @@ class NetBoxState:
     def circuits(self, provider_id: int, cids: list[str]) -> dict[str, int]:
         return find_circuit_ids(self.client, provider_id, sorted(set(cids)))
 
-    def maintenances(self, name: str, provider_id: int) -> list[Existing]:
-        """Every maintenance with this name from this provider, oldest first (reschedules add one each)."""
+    def maintenances(self, names: list[str], provider_id: int) -> dict[str, list[Existing]]:
+        """{name: every maintenance with that name from this provider, oldest first} for all the mail's names
+        in one request (reschedules add one each; a name NetBox does not have maps to [])."""
         # Not NoticesApi.find_maintenance: the plan needs `comments`, where the applied notice is recorded.
-        params: Params = {"name": name, "provider_id": provider_id}
-        items = [
-            item for item in self.client.iterate(f"{PLUGIN}/maintenance/", params) if item["name"] == name
-        ]
-        return [Existing.from_api(item) for item in sorted(items, key=lambda item: int(item["id"]))]
+        wanted = sorted(set(names))
+        params: Params = {"name": wanted, "provider_id": provider_id}
+        found: dict[str, list[Existing]] = {name: [] for name in wanted}
+        items = sorted(
+            self.client.iterate(f"{PLUGIN}/maintenance/", params), key=lambda item: int(item["id"])
+        )
+        for item in items:
+            if item["name"] in found:  # the filter is exact; this guards against an ignored parameter
+                found[item["name"]].append(Existing.from_api(item))
+        return found
 
-    def holding_mail(self, mail: StoredMail) -> set[int]:
-        """Ids of the maintenances that already hold this mail as an event notification."""
-        params: Params = {"event_content_type": MAINTENANCE_TYPE, "email_received": mail.received.isoformat()}
+    def holding_mail(self, mail: StoredMail, maintenance_ids: list[int]) -> set[int]:
+        """Those of `maintenance_ids` that already hold this mail as an event notification."""
+        if not maintenance_ids:
+            return set()  # a mail can only be stored on a maintenance that exists: no request
+        params: Params = {
+            "event_content_type": MAINTENANCE_TYPE,
+            "event_object_id": sorted(set(maintenance_ids)),
+            "email_received": mail.received.isoformat(),
+        }
         subject = mail.subject[:SUBJECT_LIMIT]
         return {
             int(item["event_object_id"])
@@ -76,7 +88,10 @@ class NetBoxState:
 def apply_plan(state: NetBoxState, plan: MaintenancePlan, mail: StoredMail) -> Applied:
     """Maintenance → impacts → unknown circuits → final status (and marker) → the mail. Impacts come before
     the status because the plugin refuses impact writes on a cancelled or completed event; the mail is
-    stored last, so a run that fails part-way is planned again and finished by the retry."""
+    stored last, so a run that fails part-way is planned again and finished by the retry.
+
+    Nothing is read back that this run or the plan already knows: a maintenance just created has no impacts,
+    journal entries or mails yet, and the plan has checked that this mail is on none of the name's."""
     if plan.action is Action.NO_PROVIDER:
         return Applied(None)
     if plan.action is Action.ALREADY_APPLIED:
@@ -86,16 +101,15 @@ def apply_plan(state: NetBoxState, plan: MaintenancePlan, mail: StoredMail) -> A
         applied = Applied(plan.existing_id)
         _store_mail(state, applied, mail)
         return applied
-    applied = _ensure_maintenance(state, plan)
+    applied, current = _ensure_maintenance(state, plan)
     assert applied.maintenance_id is not None
-    current = state.client.get(f"{PLUGIN}/maintenance/{applied.maintenance_id}/")
-    if current["status"] not in CLOSED:
+    if current.status not in CLOSED:
         _write_impacts(state, applied, plan)
     _record_unknown_circuits(state, applied, plan)
     final: dict[str, Any] = {}
-    if current["status"] != plan.status:
+    if current.status != plan.status:
         final["status"] = plan.status
-    if (current.get("comments") or "") != plan.comments:
+    if current.comments != plan.comments:
         final["comments"] = plan.comments
     if final:
         state.api.update_maintenance(applied.maintenance_id, final)
@@ -104,16 +118,30 @@ def apply_plan(state: NetBoxState, plan: MaintenancePlan, mail: StoredMail) -> A
     return applied
 
 
-def _ensure_maintenance(state: NetBoxState, plan: MaintenancePlan) -> Applied:
+@dataclass(frozen=True)
+class _Current:
+    """What NetBox holds for the maintenance after `_ensure_maintenance`, from the answer to its own write or
+    from the plan's read: no extra GET."""
+
+    status: str
+    comments: str
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> _Current:
+        return cls(str(data["status"]), str(data.get("comments") or ""))
+
+
+def _ensure_maintenance(state: NetBoxState, plan: MaintenancePlan) -> tuple[Applied, _Current]:
     assert plan.provider_id is not None
     if plan.action in {Action.UPDATE, Action.UNCHANGED}:
-        assert plan.existing_id is not None
+        assert plan.existing_id is not None and plan.existing is not None
         applied = Applied(plan.existing_id)
-        if plan.action is Action.UPDATE:
-            changes = {"start": plan.start.isoformat(), "end": plan.end.isoformat(), "summary": plan.summary}
-            state.api.update_maintenance(plan.existing_id, changes)
-            applied.changed.append("window")
-        return applied
+        if plan.action is Action.UNCHANGED:
+            return applied, _Current(plan.existing.status, plan.existing.comments)
+        changes = {"start": plan.start.isoformat(), "end": plan.end.isoformat(), "summary": plan.summary}
+        answer = state.client.patch(f"{PLUGIN}/maintenance/{plan.existing_id}/", changes)
+        applied.changed.append("window")
+        return applied, _Current.from_api(answer.data)
     # A retry after a create that succeeded finds the new maintenance through the lookup and plans UPDATE,
     # so CREATE/RESCHEDULE here always mean "not there yet".
     closing = plan.status in CLOSED
@@ -131,12 +159,11 @@ def _ensure_maintenance(state: NetBoxState, plan: MaintenancePlan) -> Applied:
     )
     # The marker goes in with the create: a retry must find this maintenance as the current one, or it
     # would reschedule a second time.
-    created = Maintenance.from_api(
-        state.client.post(f"{PLUGIN}/maintenance/", draft.to_api() | {"comments": plan.comments})
-    )
+    answer = state.client.post(f"{PLUGIN}/maintenance/", draft.to_api() | {"comments": plan.comments})
+    created = Maintenance.from_api(answer)
     if plan.action is Action.HISTORY and plan.status == MaintenanceStatus.RE_SCHEDULED:
         _link_history(state, plan, created.id)
-    return Applied(created.id, created=True, changed=[str(plan.action)])
+    return Applied(created.id, created=True, changed=[str(plan.action)]), _Current.from_api(answer)
 
 
 def _link_history(state: NetBoxState, plan: MaintenancePlan, retired_id: int) -> None:
@@ -150,7 +177,9 @@ def _link_history(state: NetBoxState, plan: MaintenancePlan, retired_id: int) ->
 
 def _write_impacts(state: NetBoxState, applied: Applied, plan: MaintenancePlan) -> None:
     assert applied.maintenance_id is not None
-    have = {impact.target_object_id: impact for impact in state.api.list_impacts(applied.maintenance_id)}
+    # A maintenance created by this run has no impacts: no need to list them.
+    listed = [] if applied.created else state.api.list_impacts(applied.maintenance_id)
+    have = {impact.target_object_id: impact for impact in listed}
     circuit_type = state.client.object_type_id("circuits", "circuit")
     missing = [
         ImpactTarget(p.circuit_id, ImpactLevel(p.impact))
@@ -163,7 +192,7 @@ def _write_impacts(state: NetBoxState, applied: Applied, plan: MaintenancePlan) 
         if p.circuit_id in have and have[p.circuit_id].impact != p.impact
     ]
     if missing:
-        state.api.create_impacts(applied.maintenance_id, missing)
+        state.api.create_impacts(applied.maintenance_id, missing)  # one bulk POST for all of them
         applied.changed.append(f"impacts+{len(missing)}")
     if changed:
         # NetBox's list endpoints take a bulk PATCH: one request for every changed level.
@@ -175,23 +204,20 @@ def _record_unknown_circuits(state: NetBoxState, applied: Applied, plan: Mainten
     if not plan.unknown_circuits or applied.maintenance_id is None:
         return
     text = "Circuits in the provider's notice that NetBox does not know: " + ", ".join(plan.unknown_circuits)
-    entries = state.api.journal_entries(applied.maintenance_id, MAINTENANCE_TYPE)
-    if any(entry.comments == text for entry in entries):
-        return
+    if not applied.created:
+        entries = state.api.journal_entries(applied.maintenance_id, MAINTENANCE_TYPE)
+        if any(entry.comments == text for entry in entries):
+            return
     state.api.add_journal_entry(applied.maintenance_id, text, kind="warning", object_type=MAINTENANCE_TYPE)
     applied.changed.append("journal")
 
 
 def _store_mail(state: NetBoxState, applied: Applied, mail: StoredMail) -> None:
+    """No read first: the plan found this mail on none of the name's maintenances (else ALREADY_APPLIED)."""
     assert applied.maintenance_id is not None
-    params: Params = {"event_content_type": MAINTENANCE_TYPE, "event_object_id": applied.maintenance_id}
-    subject = mail.subject[:SUBJECT_LIMIT]
-    for item in state.client.iterate(f"{PLUGIN}/eventnotification/", params):
-        if _same_mail(item, subject, mail):
-            return
     state.api.create_event_notification(
         applied.maintenance_id,
-        subject=subject,
+        subject=mail.subject[:SUBJECT_LIMIT],
         email_from=mail.sender,
         email_received=mail.received,
         email_body=mail.body,

@@ -100,6 +100,7 @@ class MaintenancePlan:
     impacts: tuple[PlannedImpact, ...]
     unknown_circuits: tuple[str, ...]
     parsed: ParsedMaintenance
+    existing: Existing | None = None  # the current maintenance as the plan read it (apply needs no GET)
 
     @property
     def writes_maintenance(self) -> bool:
@@ -222,6 +223,7 @@ def plan_maintenance(
         impacts=impacts,
         unknown_circuits=unknown,
         parsed=parsed,
+        existing=existing,
     )
 
 
