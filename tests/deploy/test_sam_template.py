@@ -260,7 +260,11 @@ def test_inbound_bucket_takes_ses_mail_only_from_this_account_and_rule(
     bucket = full["InboundBucket"]["Properties"]
     (expiry,) = [rule for rule in bucket["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in rule]
     (rule,) = RESOURCES.notices.inbound_bucket.lifecycle
-    assert (expiry["Prefix"], expiry["ExpirationInDays"]) == (rule.prefix, rule.expiration_days) == ("inbound/", 30)
+    assert (
+        (expiry["Prefix"], expiry["ExpirationInDays"])
+        == (rule.prefix, rule.expiration_days)
+        == ("inbound/", 30)
+    )
     assert bucket["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
     (allow,) = [
         s
