@@ -6,7 +6,8 @@ measure runs in its own fresh interpreter (`relay_worker.py`), interleaved, `ROU
 - the relay: `process_message` on the S3 notification of that mail, wired like the relay's tests;
 - the I/O floor (baseline): a plain get of the mail and one put of the attachments' bytes, same endpoint;
 - once, a process that only imports what the relay imports, so the import cost is seen apart.
-Times are medians; peak RSS is the worst run's.
+Times are medians; peak RSS is the worst run's. Each step of the relay and of the floor is timed too, and
+the measured process's CPU time is shown beside its wall time (the servers' CPU is not in it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ SERVER_TIMEOUT = 60.0
 MAX_RSS_MIB = 256
 MAX_RATIO = 1.5
 WORKER = Path(__file__).resolve().with_name("relay_worker.py")
+#: The relay's steps as `relay_worker.py` times them, and what each one does here.
+RELAY_STEPS = {
+    "load": "load (get + parse)",
+    "store_attachments": "store attachments (decode + upload)",
+    "sign_links": "sign",
+    "compose": "compose",
+    "send_in_chunks": "send (SES + idempotency)",
+    "check_gate": "gate",
+    "find_recipients": "recipients",
+    "report": "report",
+}
 
 SENDER = "relay@ingest.example.com"
 TABLE = "sesflow-idempotency"
@@ -51,6 +63,8 @@ class BenchMail:
 @dataclass(frozen=True)
 class ChildResult:
     seconds: float
+    cpu_seconds: float
+    steps: dict[str, float]
     rss_before_mib: float
     peak_rss_mib: float
 
@@ -144,7 +158,13 @@ def run_child(job: dict[str, Any], workdir: Path) -> ChildResult:
         output = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         raise RuntimeError(f"{job['mode']} worker failed with exit code {done.returncode}:\n{output}")
     result = json.loads(result_path.read_text())
-    return ChildResult(result["seconds"], result["rss_before_mib"], result["peak_rss_mib"])
+    return ChildResult(
+        result["seconds"],
+        result["cpu_seconds"],
+        result["steps"],
+        result["rss_before_mib"],
+        result["peak_rss_mib"],
+    )
 
 
 def measure(seaweed: SeaweedS3, moto: MotoServer, workdir: Path) -> list[tuple[str, str]]:
@@ -205,6 +225,13 @@ def report(
     def runs(results: list[ChildResult]) -> str:
         return ", ".join(f"{r.seconds:.2f}" for r in results)
 
+    def steps(results: list[ChildResult], names: dict[str, str]) -> str:
+        medians = {name: statistics.median(r.steps.get(name, 0.0) for r in results) for name in names}
+        return ", ".join(f"{label} {medians[name]:.3f}" for name, label in names.items())
+
+    def cpu(results: list[ChildResult]) -> str:
+        return f"{statistics.median(r.cpu_seconds for r in results):.2f} s median"
+
     def verdict(ok: bool) -> str:
         return "within target" if ok else "OVER TARGET"
 
@@ -225,6 +252,9 @@ def report(
             "relay process_message(), fresh process",
             f"{relay_time:.2f} s median (runs: {runs(relays)} s)",
         ),
+        ("I/O floor steps, s (median)", steps(floors, {"get": "get", "put": "put"})),
+        ("relay steps, s (median)", steps(relays, RELAY_STEPS)),
+        ("CPU of the measured process (servers not counted)", f"floor {cpu(floors)}, relay {cpu(relays)}"),
         (
             f"relay / I/O floor (target ≤ {MAX_RATIO}x)",
             f"{ratio:.2f}x, {verdict(ratio <= MAX_RATIO)}",

@@ -7,12 +7,14 @@ The job's `mode` says what to do:
 - `floor`: time a plain `get_object(...).read()` of the mail and one `put_object` of the attachments' bytes;
 - `imports`: import what `relay` imports, nothing more (the cost every relay process pays before any work).
 
-The result holds the timed call's seconds, the process's current RSS before the call and its peak RSS
-(`VmHWM`, the whole process) at the end, in MiB. The relay's own logs go to stdout and are not read.
+The result holds the timed call's seconds and CPU seconds (this process only: the servers' work is
+not in it), the seconds of each step inside the call, the process's current RSS before the call and its
+peak RSS (`VmHWM`, the whole process) at the end, in MiB. The relay's own logs go to stdout and are not read.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import sys
@@ -38,6 +40,19 @@ RELAY_MODULES = (
 
 #: What the S3 job needs (boto3 and the client wiring the relay uses).
 S3_MODULES = ("boto3", "botocore.config", "sesflow.aws.clients")
+
+
+#: The relay's steps timed inside `process_message`, by the name `sesflow.relay.distribute` calls them.
+RELAY_STEPS = (
+    "load",
+    "check_gate",
+    "find_recipients",
+    "store_attachments",
+    "sign_links",
+    "compose",
+    "send_in_chunks",
+    "report",
+)
 
 
 class BenchmarkFailedError(RuntimeError):
@@ -87,6 +102,21 @@ def s3_clients(job: dict[str, Any]) -> Any:
     )
 
 
+def time_steps(module: Any, names: tuple[str, ...], seconds: dict[str, float]) -> None:
+    """Wrap each named function of `module` so that its time adds up in `seconds`."""
+    for name in names:
+        step = getattr(module, name)
+
+        def timed(*args: Any, _step: Any = step, _name: str = name, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _step(*args, **kwargs)
+            finally:
+                seconds[_name] = seconds.get(_name, 0.0) + time.perf_counter() - started
+
+        setattr(module, name, timed)
+
+
 def relay(job: dict[str, Any]) -> dict[str, Any]:
     import_all(RELAY_MODULES)
     from datetime import timedelta
@@ -94,12 +124,13 @@ def relay(job: dict[str, Any]) -> dict[str, Any]:
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+    import sesflow.relay.distribute
     from sesflow.aws.clients import AwsClients
     from sesflow.aws.ses import SesSender
     from sesflow.aws.sns import Publisher
     from sesflow.aws.store import ObjectStore
     from sesflow.config import Flow, load_settings
-    from sesflow.relay.distribute import RelayDeps, Relayed, process_message
+    from sesflow.relay.distribute import RelayDeps, Relayed, freeze_wiring, process_message
     from sesflow.relay.links import LinkSigner
 
     settings = load_settings(Flow.RELAY, job["settings"])
@@ -121,10 +152,13 @@ def relay(job: dict[str, Any]) -> dict[str, Any]:
             table_name=settings.common.idempotency_table, boto3_client=aws.dynamodb
         ),
     )
+    freeze_wiring()  # as the Lambda handler does once its deps are wired
+    steps: dict[str, float] = {}
+    time_steps(sesflow.relay.distribute, RELAY_STEPS, steps)
     before = current_rss_mib()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     outcomes = process_message(job["event_body"], deps)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     [outcome] = outcomes
     if not isinstance(outcome, Relayed):
         raise BenchmarkFailedError(f"the mail was not relayed: {outcome!r}")
@@ -133,27 +167,49 @@ def relay(job: dict[str, Any]) -> dict[str, Any]:
             f"offloaded {outcome.attachments} attachments, {outcome.bytes_offloaded} bytes; expected "
             f"{job['attachments']}, {job['attachment_bytes']}"
         )
-    return {"seconds": seconds, "rss_before_mib": before, "peak_rss_mib": peak_rss_mib()}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "steps": steps,
+        "rss_before_mib": before,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def floor(job: dict[str, Any]) -> dict[str, Any]:
     import_all(S3_MODULES)
     s3 = s3_clients(job).s3
+    gc.collect()  # the same settled heap as the relay's process (see `freeze_wiring`)
+    gc.freeze()
     before = current_rss_mib()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     data = s3.get_object(Bucket=job["incoming_bucket"], Key=job["key"])["Body"].read()
+    got = time.perf_counter()
     s3.put_object(
         Bucket=job["attachments_bucket"], Key=job["floor_key"], Body=data[: job["attachment_bytes"]]
     )
-    seconds = time.perf_counter() - started
+    ended = time.perf_counter()
+    seconds, cpu_seconds = ended - started, time.process_time() - cpu_started
     if len(data) != job["mail_bytes"]:
         raise RuntimeError(f"read {len(data)} bytes, expected {job['mail_bytes']}")
-    return {"seconds": seconds, "rss_before_mib": before, "peak_rss_mib": peak_rss_mib()}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "steps": {"get": got - started, "put": ended - got},
+        "rss_before_mib": before,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def imports(job: dict[str, Any]) -> dict[str, Any]:
     import_all(RELAY_MODULES)
-    return {"seconds": 0.0, "rss_before_mib": current_rss_mib(), "peak_rss_mib": peak_rss_mib()}
+    return {
+        "seconds": 0.0,
+        "cpu_seconds": 0.0,
+        "steps": {},
+        "rss_before_mib": current_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 MODES = {"relay": relay, "floor": floor, "imports": imports}

@@ -183,7 +183,7 @@ def test_throttled_send_is_retried_by_sqs_and_sent_once(world: RelayWorld, moto_
     no_retries = AwsClients(
         endpoint_url=moto_server.endpoint_url, config=Config(retries={"total_max_attempts": 1})
     )
-    world.deps.sender = SesSender(no_retries.sesv2, rate_source=lambda _: 1000.0)
+    world.deps.sender = SesSender(no_retries.sesv2, rate_source=lambda _: 1000.0, attempts=1)
     throttled = fail_sends(no_retries.sesv2, "TooManyRequestsException", times=1)
     event = world.sqs_event(world.s3_event(world.put_mail(device_mail("a@plant.example.com"))))
     # A batch whose every message failed fails the invocation: SQS then retries the batch.

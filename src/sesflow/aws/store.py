@@ -208,7 +208,10 @@ class ObjectStore:
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
         content_disposition: str | None = None,
+        part_size: int | None = None,
     ) -> ObjectWriter:
+        """A sink for one object; `part_size` (default: the store's) is also the largest object sent in
+        one PUT, and what the writer holds in memory."""
         return ObjectWriter(
             self.s3,
             bucket,
@@ -216,7 +219,7 @@ class ObjectStore:
             content_type,
             metadata or {},
             content_disposition,
-            self.part_size,
+            part_size or self.part_size,
         )
 
     def upload(

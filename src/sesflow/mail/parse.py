@@ -2,12 +2,14 @@
 
 The standard parser with `email.policy.default` does the work. Around it: input is fed in chunks (an S3
 stream is never copied whole), header parsing is bounded (the stdlib's header parser is superlinear on huge
-headers), nesting is capped (the parser and `get_body()` recurse once per level), and body lines that a
-device sent without the blank line after the part headers are given back to the body.
+headers), nesting is capped (the parser and `get_body()` recurse once per level), body lines that a
+device sent without the blank line after the part headers are given back to the body, and long runs of
+body lines (base64 attachments) skip the parser's per-line work, with the very same result.
 """
 
 import re
-from collections.abc import Callable, Iterator
+import secrets
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email import errors
 from email.message import EmailMessage, Message
@@ -28,12 +30,13 @@ from sesflow.mail.defects import (
 from sesflow.mail.text import decode_bytes, repair_surrogates
 
 READ_CHUNK_SIZE = 64 * 1024
+MIN_CONDENSED_RUN = 64 * 1024
+"""Runs of plain body lines shorter than this go to the parser line by line (see `_RunCondenser`)."""
 MAX_NESTING_DEPTH = 50
 """Containers (multipart/*, message/*) deeper than this are kept as opaque bodies, not parsed."""
 MAX_PARSED_HEADER_CHARS = 8 * 1024
 """Longer headers are parsed only up to here; their accessors give the raw text instead."""
 MAX_DEFECT_DETAIL_CHARS = 200
-_LONG_HEADER_CHARS = 1024
 
 HEADER_PARSE_ERRORS: tuple[type[BaseException], ...] = (
     errors.HeaderParseError,
@@ -71,16 +74,15 @@ class _BoundedHeaderPolicy(_DefaultPolicy):
             return value
         bounded = value[:MAX_PARSED_HEADER_CHARS]
         try:
-            if len(bounded) < _LONG_HEADER_CHARS:
-                return super().header_fetch_parse(name, bounded)
-            # The parser asks for Content-Type several times per part; parse a long one once.
-            return _parse_long_header(self.header_factory, name, _unfold(bounded))
+            # Content-Type is asked for several times per part (by the parser, the walk, the relay):
+            # each value is parsed once. What `email.policy.default` does, with the parse cached.
+            return _parse_header(self.header_factory, name, _unfold(bounded))
         except HEADER_PARSE_ERRORS:
             return _unfold(bounded)
 
 
-@lru_cache(maxsize=64)
-def _parse_long_header(factory: Callable[[str, str], Any], name: str, value: str) -> Any:  # noqa: ANN401
+@lru_cache(maxsize=256)
+def _parse_header(factory: Callable[[str, str], Any], name: str, value: str) -> Any:  # noqa: ANN401
     # Header objects are immutable, so one parsed object can be handed out many times.
     return factory(name, value)
 
@@ -365,26 +367,45 @@ def _defect_detail(defect: BaseException) -> str:
 
 
 def parse_mail(
-    source: bytes | bytearray | memoryview | ReadableBytes, *, chunk_size: int = READ_CHUNK_SIZE
+    source: bytes | bytearray | memoryview | ReadableBytes,
+    *,
+    chunk_size: int = READ_CHUNK_SIZE,
+    min_condensed_run: int = MIN_CONDENSED_RUN,
 ) -> ParsedMail:
     """Parse a mail from bytes or from a binary stream read in chunks. Never raises on malformed mail:
-    what is wrong is recorded as defects (`ParsedMail.defects`)."""
+    what is wrong is recorded as defects (`ParsedMail.defects`).
+
+    Runs of plain body lines at least `min_condensed_run` bytes long reach the stdlib parser as one line
+    each (see below); the result is the same for any value."""
+    return ParsedMail(_parse(_read_chunks(source, chunk_size), min_run=min_condensed_run))
+
+
+def _parse(chunks: Iterable[bytes], *, min_run: int) -> EmailMessage:
+    condenser = _RunCondenser(min_run)
+    message, complete = _feed_parser(condenser.condense(chunks))
+    if condenser.runs and not (complete and condenser.restore(message)):
+        # A placeholder was not read as plain body text: the parser reads the mail as it came.
+        message, _ = _feed_parser(condenser.original())
+    _repair_parts(message)
+    return message
+
+
+def _feed_parser(chunks: Iterable[bytes]) -> tuple[EmailMessage, bool]:
+    """The stdlib parser's message, and whether it read everything (False: stopped at the recursion limit)."""
     session = _ParsingSession()
     parser = BytesFeedParser(session, policy=MAIL_POLICY)
     session.active = True
-    message: EmailMessage
     try:
-        for chunk in _read_chunks(source, chunk_size):
+        for chunk in chunks:
             parser.feed(chunk)
-        message = parser.close()
+        return parser.close(), True
     except RecursionError:
         # Only when the caller is already deep in its stack; keep what the parser built so far.
         message = session.root if session.root is not None else _ParsedMessage(policy=MAIL_POLICY)
         message.defects.append(RecursionLimitDefect("parsing stopped at the recursion limit"))
+        return message, False
     finally:
         session.active = False
-    _repair_parts(message)
-    return ParsedMail(message)
 
 
 def _read_chunks(source: bytes | bytearray | memoryview | ReadableBytes, chunk_size: int) -> Iterator[bytes]:
@@ -397,6 +418,214 @@ def _read_chunks(source: bytes | bytearray | memoryview | ReadableBytes, chunk_s
         return
     while chunk := source.read(chunk_size):
         yield bytes(chunk)
+
+
+# --- long runs of body lines ------------------------------------------------------------------------
+#
+# The stdlib parser costs about a microsecond per line, most of a second for a 40 MB mail of base64
+# attachments. But a line that is neither empty nor starts with "--" means nothing to it inside a body:
+# only a boundary ("--" + boundary) or, in message/delivery-status, an empty line ends a body. So a long
+# run of such lines after an empty line goes to the parser as one placeholder line, and the run is put
+# back into the payload that holds the placeholder. Where a placeholder lands anywhere but plain body
+# text (a preamble, a header block, a container), the mail is parsed again as it came: the result is
+# always exactly the stdlib's.
+
+# Lines end at CRLF, LF or a lone CR, as the parser splits them; a pattern starts at the terminator before
+# the line it looks at. A run starts after an empty line, at a line that is neither empty nor starts with
+# "--" (so floods of empty or "--" lines are skipped in C), and ends before the first line that is either.
+_RUN_START = (
+    re.compile(rb"\n(?:\r\n|\n|\r)(?![\r\n]|--)"),
+    re.compile(rb"\r\r\n?(?![\r\n]|--)"),
+)
+_RUN_END = (re.compile(rb"\n(?:--|[\r\n])"), re.compile(rb"\r(?:--|\r)"))
+_LOOKAHEAD = 4
+"""Bytes kept back at the end of a chunk: what a terminator starts depends on up to four bytes after it."""
+MAX_SHORT_RUNS = 10_000
+"""After this many runs too short to replace, the rest of the mail goes to the parser as it comes: a mail
+of many short paragraphs (or a hostile one) costs no more than the parser's own reading of it."""
+
+
+def _first_match(data: bytearray, patterns: tuple[re.Pattern[bytes], ...]) -> re.Match[bytes] | None:
+    """The earliest match of any pattern; each search stops where an earlier one matched (linear time)."""
+    first: re.Match[bytes] | None = None
+    for pattern in patterns:
+        # A match starting before `first` is at most 5 bytes long, lookahead included.
+        limit = len(data) if first is None else min(len(data), first.start() + 8)
+        match = pattern.search(data, 0, limit)
+        if match is not None and (first is None or match.start() < first.start()):
+            first = match
+    return first
+
+
+def _last_line_start(data: bytearray) -> int:
+    """Where the last line of `data` starts (0 if it has only one)."""
+    end = len(data)
+    if data.endswith(b"\r\n"):
+        end -= 2
+    elif data.endswith((b"\n", b"\r")):
+        end -= 1
+    return max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end)) + 1
+
+
+class _RunCondenser:
+    """Turns a mail's chunks into the chunks the parser is fed, each long run of body lines replaced
+    by a placeholder line; keeps what it fed and the runs, to restore the runs or to feed the original."""
+
+    def __init__(self, min_run: int) -> None:
+        self.min_run = max(min_run, 1)
+        self.runs: list[bytearray] = []
+        self._fed: list[bytes | int] | None = []  # what the parser got: bytes, or the index of a run
+        self._prefix = f"sesflow{secrets.token_hex(16)}run"  # unguessable: a mail cannot forge one
+        self._pending = bytearray()
+        self._run: bytearray | None = None  # the run being collected; None while looking for its start
+        self._short_runs = 0
+
+    def condense(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self._pending += chunk
+            yield from self._advance(final=False)
+        yield from self._advance(final=True)
+
+    def _advance(self, *, final: bool) -> Iterator[bytes]:
+        pending = self._pending
+        while pending:
+            if self._short_runs > MAX_SHORT_RUNS:
+                yield self._feed(pending)
+                pending.clear()
+                return
+            if self._run is None:
+                start = _first_match(pending, _RUN_START)
+                if start is None or (not final and start.end() + _LOOKAHEAD > len(pending)):
+                    # Feed what cannot start a run; keep what might, until the bytes after it arrive.
+                    kept = 0 if final else _LOOKAHEAD
+                    cut = len(pending) - kept if start is None else start.start()
+                    if cut > 0:
+                        yield self._feed(pending[:cut])
+                        del pending[:cut]
+                    return
+                yield self._feed(pending[: start.end()])
+                del pending[: start.end()]
+                self._run = bytearray()
+                continue
+            end = self._run_end(final)
+            if end < 0:  # the run goes on past what has arrived
+                keep = len(pending) - _LOOKAHEAD
+                if keep > 0:
+                    with memoryview(pending) as view:
+                        self._run += view[:keep]
+                    del pending[:keep]
+                return
+            with memoryview(pending) as view:
+                self._run += view[:end]
+            del pending[:end]
+            yield from self._close_run()
+        if final and self._run is not None:
+            yield from self._close_run()
+
+    def _run_end(self, final: bool) -> int:
+        """Where the run stops: at the first line that is empty or starts with "--"; -1 when not in sight."""
+        pending = self._pending
+        if not self._run:  # the run's own first line
+            if len(pending) < 2 and not final:
+                return -1
+            if pending.startswith(b"--") or pending[0] in b"\r\n":
+                return 0
+        found = _first_match(pending, _RUN_END)
+        if found is None:
+            return len(pending) if final else -1
+        return found.start() + 1
+
+    def _close_run(self) -> Iterator[bytes]:
+        run, self._run = self._run or bytearray(), None
+        # The last line stays: the parser strips the line break before a boundary off that line.
+        last = _last_line_start(run)
+        if last < self.min_run or run[last - 1] != ord("\n"):
+            self._short_runs += 1
+            if self._short_runs > MAX_SHORT_RUNS and not self.runs:
+                self._fed = None  # no run was replaced: the original will not be asked for
+            if run:
+                yield self._feed(run)
+            return
+        tail = bytes(run[last:])
+        del run[last:]
+        assert self._fed is not None  # only dropped once no more runs are replaced
+        self._fed.append(len(self.runs))
+        self.runs.append(run)
+        placeholder = f"{self._prefix}{len(self.runs) - 1}\n".encode()
+        yield placeholder
+        if tail:
+            yield self._feed(tail)
+
+    def _feed(self, data: bytes | bytearray) -> bytes:
+        chunk = bytes(data)
+        if self._fed is not None:
+            self._fed.append(chunk)
+        return chunk
+
+    def original(self) -> Iterator[bytes]:
+        """The mail as it came, in chunks (only asked for when a run was replaced)."""
+        assert self._fed is not None
+        for item in self._fed:
+            yield item if isinstance(item, bytes) else bytes(self.runs[item])
+
+    def restore(self, message: EmailMessage) -> bool:
+        """Put every run back into the payload holding its placeholder; False (nothing changed) when a
+        placeholder is anywhere but on a line of its own in the body text of a leaf part."""
+        places = self._placements(message)
+        if places is None or sorted(index for _, found in places for index, _ in found) != list(
+            range(len(self.runs))
+        ):
+            return False
+        for part, found in places:
+            payload = raw_payload(part)
+            assert isinstance(payload, str)
+            # The payload is built as bytes and read once as the parser reads bytes (ASCII, anything else
+            # as surrogate escapes): its text around the placeholders goes back to those bytes exactly.
+            body: bytearray | None = None
+            position = 0
+            for index, at in found:
+                before = payload[position:at].encode("ascii", "surrogateescape")
+                run, self.runs[index] = self.runs[index], bytearray()
+                if body is None and not before:
+                    body = run  # a run that starts the body is not copied
+                else:
+                    body = body if body is not None else bytearray()
+                    body += before
+                    body += run
+                position = payload.index("\n", at) + 1
+            assert body is not None
+            body += payload[position:].encode("ascii", "surrogateescape")
+            part.set_payload(body.decode("ascii", "surrogateescape"))
+        return True
+
+    def _placements(self, message: EmailMessage) -> list[tuple[EmailMessage, list[tuple[int, int]]]] | None:
+        places: list[tuple[EmailMessage, list[tuple[int, int]]]] = []
+        prefix = self._prefix
+        for item in iter_parts(message):
+            part = item.message
+            for text in (part.preamble, part.epilogue):
+                if text is not None and prefix in text:
+                    return None
+            payload = raw_payload(part)
+            if not isinstance(payload, str) or prefix not in payload:
+                continue
+            if safe_content_type(part).split("/", 1)[0] in ("multipart", "message"):
+                return None
+            found: list[tuple[int, int]] = []
+            at = payload.find(prefix)
+            while at >= 0:
+                end = payload.find("\n", at)
+                digits = payload[at + len(prefix) : end]
+                if end < 0 or not digits.isdigit() or not digits.isascii():
+                    return None
+                if at == 0 and any(
+                    isinstance(defect, errors.MissingHeaderBodySeparatorDefect) for defect in part.defects
+                ):
+                    return None  # read as a header line first: a run's own first line might have been one
+                found.append((int(digits), at))
+                at = payload.find(prefix, end)
+            places.append((part, found))
+        return places
 
 
 def _repair_parts(message: EmailMessage) -> None:

@@ -9,6 +9,7 @@ and finally keeps it in the DLQ: nothing is swallowed and nothing is lost.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ logger = Logger(service="sesflow-relay")
 metrics = Metrics(namespace="sesflow", service="relay")
 
 QUARANTINE_PREFIX = "quarantine/"
+LOAD_CHUNK_SIZE = 1024 * 1024
+"""Bytes per read from S3 while parsing: few enough reads that their overhead does not count."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,17 @@ def _signing_clients(settings: RelaySettings) -> AwsClients | None:
 @cache
 def default_deps() -> RelayDeps:
     settings = relay_settings()
-    return deps_from(settings, default_clients(), _signing_clients(settings))
+    deps = deps_from(settings, default_clients(), _signing_clients(settings))
+    freeze_wiring()
+    return deps
+
+
+def freeze_wiring() -> None:
+    """Call once the pipeline is wired: what is alive then (modules, clients, their service models) lives
+    as long as the process, so the cycle collector stops scanning it. A full collection over boto3's
+    models took about 45 ms in the middle of a mail."""
+    gc.collect()
+    gc.freeze()
 
 
 # --- the steps -------------------------------------------------------------------------------------------
@@ -148,7 +161,7 @@ def load(location: MailLocation, deps: RelayDeps) -> ParsedMail | None:
         if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
             return None
         raise
-    return parse_mail(stored.body)
+    return parse_mail(stored.body, chunk_size=LOAD_CHUNK_SIZE)
 
 
 def quarantine(location: MailLocation, deps: RelayDeps) -> str:

@@ -20,6 +20,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 
 from sesflow.mail import InvalidAddress, ParsedMail, check_addresses, split_addresses
@@ -77,7 +78,9 @@ class _MarkerPatterns:
     opening_any_case: re.Pattern[str]
 
 
+@lru_cache(maxsize=8)
 def _marker_patterns(marker: str) -> _MarkerPatterns:
+    # Compiling these takes milliseconds; a warm container compiles them once.
     if not marker:
         raise ValueError("the recipients marker must not be empty")
     marker_pattern = f"(?:{_SOFT_BREAK})?".join(re.escape(char) for char in marker)
