@@ -1,6 +1,7 @@
 """The sample events (deploy/sam/events, deploy/cdk/events) fed to the code that reads them: each is
-current with its generator, the webhook's signature is valid for the stated test secret, and the handlers'
-own readers take every event; the inbound and relay ones run end to end against the local servers."""
+current with its generator, the webhook's signature is valid for the stated test secret, the handlers' own
+readers take every event, and each event, fed to its handler against moto's server and the real NetBox, gives
+the result the docs state."""
 
 from __future__ import annotations
 
@@ -16,13 +17,17 @@ from typing import Any
 
 import pytest
 
+from sesflow.netbox.records import PreparedNotification
 from sesflow.notices import outbound, tracking
+from sesflow.notices.outbound import round_of
 from sesflow.notices.receipt import check_gate, read_receipts
 from sesflow.notices.ses_event import EventType, read_message
 from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
 
 from ..notices.conftest import BUCKET, PREFIX, corpus_path
 
+#: The module, under a name the `outbound` fixture does not shadow.
+outbound_module = outbound
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "deploy" / "sam" / "events"
 RELAY_EVENT = REPO / "deploy" / "cdk" / "events" / "relay_sqs_s3.json"
@@ -199,3 +204,95 @@ def test_the_relay_sample_event_relays_the_mail_it_names(world: Any) -> None:
         "ANYUSER2@domain-b.example",
         "ANYUSERX@domain-y.example",
     ]
+
+
+# --- outbound and tracking, end to end ---------------------------------------------------------------------
+
+
+def _resigned_webhook(notification_id: int) -> dict[str, Any]:
+    """The sample webhook naming a notification of this NetBox, signed again with the stated test secret."""
+    sample = event("outbound_webhook.json")
+    body = json.loads(sample["body"])
+    body["data"]["id"] = notification_id
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    sample["body"] = raw.decode()
+    sample["headers"]["content-length"] = str(len(raw))
+    sample["headers"]["x-hook-signature"] = make_events.signature(raw)
+    return sample
+
+
+@pytest.mark.netbox
+@pytest.mark.integration
+def test_the_schedule_event_sends_the_ready_notification(
+    outbound: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ..notices.outbound.conftest import sent_mails
+
+    [notification_id] = outbound.ready()
+    monkeypatch.setattr(outbound_module, "default_deps", outbound.deps)
+    answer = outbound_module.handler(event("outbound_schedule.json"), _Context())  # type: ignore[arg-type]
+    assert answer == {"results": [{"notification_id": notification_id, "result": "sent"}]}
+    assert outbound.status(notification_id) == "sent" and len(sent_mails()) == 1
+
+
+@pytest.mark.netbox
+@pytest.mark.integration
+def test_the_webhook_event_sends_the_notification_it_names(
+    outbound: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ..notices.outbound.conftest import sent_mails
+
+    [notification_id] = outbound.ready()
+    monkeypatch.setattr(
+        outbound_module, "default_deps", lambda: outbound.deps(WEBHOOK_SECRET=make_events.WEBHOOK_SECRET)
+    )
+    answer = outbound_module.handler(_resigned_webhook(notification_id), _Context())  # type: ignore[arg-type]
+    assert answer["statusCode"] == 202
+    assert outbound.status(notification_id) == "sent" and len(sent_mails()) == 1
+
+
+#: What each sample tracking event does to a `sent` notification with one recipient (docs/tracking.md).
+TRACKED_OUTCOME = {
+    "delivery": ("delivered", "[SES Delivery]"),
+    "bounce": ("failed", "Bounce"),
+    "complaint": ("failed", "Complaint"),
+    "open": ("sent", "[SES Open]"),
+    "deliverydelay": ("sent", "[SES DeliveryDelay]"),
+}
+
+
+def _retargeted_tracking_event(
+    name: str, notification: PreparedNotification, recipient: str
+) -> dict[str, Any]:
+    """The sample SQS event, about a mail of this NetBox's notification (its id, round and recipient)."""
+    sample = event(name)
+    (record,) = sample["Records"]
+    envelope = json.loads(record["body"])
+    message = envelope["Message"].replace(make_events.TO, recipient)
+    ses_event = json.loads(message)
+    ses_event["mail"]["tags"]["notification_id"] = [str(notification.id)]
+    ses_event["mail"]["tags"]["outbound_round"] = [round_of(notification)]
+    envelope["Message"] = json.dumps(ses_event)
+    record["body"] = json.dumps(envelope)
+    record["md5OfBody"] = hashlib.md5(record["body"].encode(), usedforsecurity=False).hexdigest()
+    return sample
+
+
+@pytest.mark.netbox
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", sorted(TRACKED_OUTCOME))
+def test_each_tracking_event_gives_its_documented_result(
+    kind: str, prepared: Any, aws: Any, nb_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ..notices.tracking.conftest import RECIPIENTS, create_table, make_deps
+
+    create_table(aws)
+    recipient = RECIPIENTS[0]
+    notification = prepared.sent([recipient])
+    monkeypatch.setattr(tracking, "default_deps", lambda: make_deps(aws, nb_client, []))
+    sample = _retargeted_tracking_event(f"tracking_sqs_{kind}.json", notification, recipient)
+    assert tracking.handler(sample, _Context()) == {"batchItemFailures": []}  # type: ignore[arg-type]
+    status, journal_mark = TRACKED_OUTCOME[kind]
+    assert prepared.api.get_prepared_notification(notification.id).status == status
+    entries = [entry.comments for entry in prepared.api.journal_entries(notification.id)]
+    assert any(journal_mark in entry for entry in entries), entries

@@ -5,6 +5,7 @@ NetBox + netbox-notices over HTTP."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -135,16 +136,18 @@ def test_each_event_type_reaches_netbox_by_the_rule(
 
 # --- shuffles against the real NetBox ----------------------------------------------------------------------
 
+SHUFFLES_PER_SCENARIO = 100 if os.environ.get("SESFLOW_CAMPAIGN", "").lower() == "full" else 5
+
 
 @pytest.mark.parametrize("scenario", ["one_bounce", "all_delivered"])
 def test_shuffled_and_repeated_events_end_the_same_in_netbox(
     pipe: TrackingPipe, prepared: Notifications, scenario: str
 ) -> None:
-    """5 seeded shuffles per scenario (10 in all) of the whole set, every event published twice; the 200
-    shuffles of the same sets run in process in test_rule.py."""
+    """Seeded shuffles of the whole set, every event published twice: 5 per scenario in `make test`, 100 per
+    scenario (200 in all) in `make campaign`; the same 200 shuffles also run in process in test_rule.py."""
     build_set = one_bounce if scenario == "one_bounce" else all_delivered
     runs = []
-    for seed in range(5):
+    for seed in range(SHUFFLES_PER_SCENARIO):
         notification = prepared.sent()
         assert notification.sent_at is not None
         events = build_set(notification.id, RECIPIENTS, notification.sent_at, f"ses-{scenario}-{seed}")
