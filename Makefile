@@ -5,7 +5,7 @@ SHELL := bash
 VENV := .venv/bin
 STAMP := .venv/.sesflow-setup
 
-.PHONY: demo test bench setup lint typecheck unit clean
+.PHONY: demo test bench campaign setup lint typecheck unit clean
 
 $(STAMP): pyproject.toml uv.lock scripts/setup scripts/find-python deploy/cdk/package-lock.json
 	scripts/setup
@@ -33,6 +33,10 @@ test: lint typecheck
 
 bench: setup
 	$(VENV)/python -m benchmarks
+
+# The reliability campaign at full size (make test runs its short version); tables print at the end.
+campaign: setup
+	SESFLOW_CAMPAIGN=full $(VENV)/pytest tests/campaign tests/notices/tracking/test_netbox_flow.py -q
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis .sesflow .aws-sam deploy/cdk/node_modules

@@ -76,7 +76,7 @@ def _circuits_in_netbox(client: NetBoxClient) -> list[tuple[str, str]]:
 
 
 def test_the_corpus_seed_is_found_beside_the_repository(corpus_dir: Path) -> None:
-    assert default_corpus_dir() == corpus_dir.resolve()
+    assert default_corpus_dir().resolve() == corpus_dir.resolve()
 
 
 def test_corpus_seed_creates_every_provider_and_circuit_in_one_post_per_type(

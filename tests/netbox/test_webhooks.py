@@ -15,6 +15,7 @@ import pytest
 from tests.netbox.webhook_receiver import ReceivedHook, WebhookReceiver
 
 from sesflow.local.netbox import RunningNetBox
+from sesflow.local.netbox.errors import log_tail
 from sesflow.local.netbox.seed import CONTACTS, DEMO_SEED, seed_netbox, seed_ready_webhook
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import NoticesApi
@@ -24,6 +25,14 @@ from sesflow.netbox.retry import RetryPolicy
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
 SECRET = "sesflow-webhook-test-secret"
+
+
+def worker_log(netbox: RunningNetBox) -> str:
+    """The RQ worker's last lines and whether it is alive: what a missing webhook is explained by."""
+    alive = netbox.worker.poll() is None
+    return f"(worker alive: {alive})\n" + log_tail(netbox.work_dir / "rqworker.log", 25)
+
+
 DELIVERY_TIMEOUT = 15.0  # measured 0.2-0.6 s from PATCH to delivery; generous for a loaded CI machine
 EXTRA_WAIT = 1.0  # long enough for a duplicate delivery to show up
 START = datetime(2031, 3, 1, 22, 0, tzinfo=UTC)
@@ -64,14 +73,14 @@ def _draft_with_webhook(netbox: RunningNetBox, receiver: WebhookReceiver) -> Dra
     return Draft(client, notices, draft.id)
 
 
-def _approve_and_receive_one_hook(draft: Draft, receiver: WebhookReceiver) -> float:
+def _approve_and_receive_one_hook(draft: Draft, receiver: WebhookReceiver, netbox: RunningNetBox) -> float:
     """PATCH draft → ready; exactly one signed `ready` event arrives. Returns the delivery time in seconds."""
     already = len(receiver.received)  # a created draft matches no rule: nothing is expected from it
     approved = time.monotonic()
     draft.notices.transition(draft.notification_id, NotificationStatus.READY, message="approved by test")
     hooks = receiver.wait_for(already + 1, DELIVERY_TIMEOUT)[already:]
     delivery = time.monotonic() - approved
-    assert hooks, f"no webhook within {DELIVERY_TIMEOUT:.0f}s (is the RQ worker running?)"
+    assert hooks, f"no webhook within {DELIVERY_TIMEOUT:.0f}s; RQ worker log:\n{worker_log(netbox)}"
     assert receiver.wait_for(already + 2, EXTRA_WAIT)[already:] == hooks  # exactly one
     _assert_signed_ready_event(hooks[0], draft.notification_id)
     return delivery
@@ -94,13 +103,26 @@ def _assert_signed_ready_event(hook: ReceivedHook, notification_id: int) -> None
 def test_ready_notification_fires_one_signed_webhook(
     clean_netbox: RunningNetBox, receiver: WebhookReceiver
 ) -> None:
-    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver)
+    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver, clean_netbox)
 
 
 def test_webhooks_still_fire_after_a_reset(clean_netbox: RunningNetBox, receiver: WebhookReceiver) -> None:
-    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver)
+    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver, clean_netbox)
     clean_netbox.reset()
-    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver)
+    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver, clean_netbox)
+
+
+def test_a_worker_that_died_is_started_again_by_the_next_reset(
+    clean_netbox: RunningNetBox, receiver: WebhookReceiver
+) -> None:
+    """The worker dies when it reaches for the database while a reset has it dropped; the reset that
+    follows starts a new one, and webhooks flow again."""
+    died = clean_netbox.worker
+    died.kill()
+    died.wait(timeout=10)
+    clean_netbox.reset()
+    assert clean_netbox.worker is not died and clean_netbox.worker.poll() is None
+    _approve_and_receive_one_hook(_draft_with_webhook(clean_netbox, receiver), receiver, clean_netbox)
 
 
 def test_a_webhook_is_not_held_back_by_a_bulk_write(
@@ -109,4 +131,4 @@ def test_a_webhook_is_not_held_back_by_a_bulk_write(
     """300 contacts queue 300 search-index jobs (~30 s of the worker's time); the webhook goes first."""
     draft = _draft_with_webhook(clean_netbox, receiver)
     draft.client.post(CONTACTS, [{"name": f"Bulk {n:03}"} for n in range(300)])
-    assert _approve_and_receive_one_hook(draft, receiver) < 5.0
+    assert _approve_and_receive_one_hook(draft, receiver, clean_netbox) < 5.0

@@ -274,6 +274,20 @@ def report(outcome: Outcome, deps: RelayDeps) -> None:
                 "invalid_recipients": len(outcome.invalid_recipients),
             },
         )
+        for chunk in outcome.chunks:
+            if chunk.uncertain:
+                _announce(
+                    FallbackNotice(
+                        "ses_answer_lost",
+                        f"chunk {chunk.number}: SES may or may not have taken it ({chunk.uncertain}); "
+                        "not resent, so that no recipient gets it twice",
+                        location.bucket,
+                        location.key,
+                        location.message_id,
+                        addresses=chunk.recipients,
+                    ),
+                    deps,
+                )
         left_out = outcome.refused_recipients + outcome.invalid_recipients
         if left_out:
             _announce(

@@ -3,7 +3,8 @@
 Each chunk is guarded by a Powertools idempotency record in IDEMPOTENCY_TABLE (key `relay#<hash of mail
 key, ETag, chunk number, recipients>`). A redelivered SQS message or a retry after a crash replays the
 recorded SES message id instead of sending again. A send that raises leaves no record, so it is retried.
-Only a process killed between SES's answer and the record's update can send a chunk twice.
+A send whose answer was lost (SES may have taken it) is recorded as uncertain, never resent, and reported on
+the fallback topic. Only a process killed between SES's answer and the record's update can send twice.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from sesflow.aws.ses import SesSender
+from sesflow.aws.ses import SesSender, UncertainSendError
 from sesflow.mail.addresses import chunk_recipients
 from sesflow.relay.records import MailLocation
 
@@ -28,8 +29,9 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 @dataclass(frozen=True)
 class SentChunk:
     number: int
-    message_id: str
+    message_id: str  # empty when SES's answer was lost
     recipients: tuple[str, ...]
+    uncertain: str = ""  # why SES may or may not have taken it; such a chunk is never sent again
 
 
 def tag_value(text: str) -> str:
@@ -49,13 +51,17 @@ def send_in_chunks(
     config: IdempotencyConfig,
 ) -> list[SentChunk]:
     def send_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
-        sent = sender.send_raw(
-            raw,
-            from_address=from_address,
-            recipients=chunk["recipients"],
-            configuration_set=configuration_set,
-            tags={"source_key": tag_value(location.key), "relay_chunk": str(chunk["number"])},
-        )
+        try:
+            sent = sender.send_raw(
+                raw,
+                from_address=from_address,
+                recipients=chunk["recipients"],
+                configuration_set=configuration_set,
+                tags={"source_key": tag_value(location.key), "relay_chunk": str(chunk["number"])},
+            )
+        except UncertainSendError as error:
+            # Resending could deliver it twice: keep the record, and let a person decide from the notice.
+            return {"message_id": "", "uncertain": str(error)}
         return {"message_id": sent.message_id}
 
     send_chunk_once: Callable[..., dict[str, Any]] = idempotent_function(
@@ -69,7 +75,7 @@ def send_in_chunks(
     for number, group in enumerate(chunk_recipients(list(recipients)), start=1):
         chunk = {"key": location.key, "etag": location.etag, "number": number, "recipients": group}
         outcome = send_chunk_once(chunk=chunk)
-        results.append(SentChunk(number, outcome["message_id"], tuple(group)))
+        results.append(SentChunk(number, outcome["message_id"], tuple(group), outcome.get("uncertain", "")))
     return results
 
 

@@ -20,6 +20,7 @@ from sesflow.netbox.records import NotificationStatus
 from sesflow.notices.outbound import resolver_for
 from sesflow.notices.webhook import WEBHOOK_PATH, WebhookAnswer, webhook_resolver
 
+from ...netbox.test_webhooks import worker_log
 from .conftest import SECRET, Outbound, sent_mails, sent_notification_ids
 
 DELIVERY_TIMEOUT = 20.0
@@ -181,7 +182,8 @@ def test_netbox_webhook_on_ready_sends_the_notification(outbound: Outbound, api:
 
     outbound.notices.transition(draft.id, NotificationStatus.READY)
 
-    assert wait_for_mails(1) == 1, f"{api.requests_served} webhook requests served"
+    mails = wait_for_mails(1)
+    assert mails == 1, f"{api.requests_served} webhook requests served;\n{worker_log(outbound.server)}"
     assert sent_notification_ids() == [draft.id]
     deadline = time.monotonic() + DELIVERY_TIMEOUT
     while outbound.status(draft.id) != "sent" and time.monotonic() < deadline:

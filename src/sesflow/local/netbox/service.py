@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,10 @@ class NetBoxTokens:
     reader: str = READER_V2.value
 
 
+#: How often the RQ worker is checked and, if it has exited, started again.
+WORKER_CHECK_SECONDS = 0.5
+
+
 @dataclass
 class RunningNetBox:
     url: str
@@ -48,6 +53,13 @@ class RunningNetBox:
     worker: subprocess.Popen[bytes]
     tokens: NetBoxTokens = field(default_factory=NetBoxTokens)
     _running: ExitStack = field(default_factory=ExitStack)
+    _spawn_worker: Callable[[], subprocess.Popen[bytes]] | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _worker_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self._spawn_worker is not None:
+            threading.Thread(target=self._supervise_worker, name="rq-worker-supervisor", daemon=True).start()
 
     def reset(self) -> None:
         """Back to the seed: no queued background job, a fresh copy of the template database and an empty
@@ -58,9 +70,25 @@ class RunningNetBox:
         few hundred after a bulk test) would hold the next test's webhook back for many seconds. The task
         database itself is not flushed: that would drop the RQ worker's registration until its next
         heartbeat, and /api/status/ would report no worker."""
+        self.keep_worker_running()
         self.redis.clear_queues(TASKS_REDIS_DATABASE, RQ_QUEUES)
         self.postgres.clone(SEED_DATABASE, DATABASE)
         self.redis.flush_database(CACHE_REDIS_DATABASE)
+        self.keep_worker_running()
+
+    def keep_worker_running(self) -> None:
+        """Start the RQ worker again if it has exited. It can die when a job it is finishing reaches for the
+        database in the instant a reset has it dropped ("database does not exist"); a dead worker delivers
+        no webhook, so it is started again at once, as a service manager would."""
+        with self._worker_lock:
+            if self.worker.poll() is None or self._spawn_worker is None or self._stopping.is_set():
+                return
+            self.worker = self._spawn_worker()
+            self._running.callback(stop_process, self.worker)
+
+    def _supervise_worker(self) -> None:
+        while not self._stopping.wait(WORKER_CHECK_SECONDS):
+            self.keep_worker_running()
 
     def process_ids(self) -> dict[str, int]:
         postgres_pid = self.postgres.pid()
@@ -69,7 +97,9 @@ class RunningNetBox:
 
     def stop(self) -> None:
         """Stop every program by process id, the NetBox ones before the Redis and PostgreSQL they use."""
-        self._running.close()
+        self._stopping.set()
+        with self._worker_lock:
+            self._running.close()
 
 
 def start_netbox(
@@ -102,7 +132,17 @@ def start_netbox(
         url = f"http://{LOOPBACK}:{http_port}"
         programs = {"gunicorn": (web, web_log), "rqworker": (worker, worker_log)}
         status = wait_until_ready(url, ADMIN_V2.value, programs, ready_timeout)
-        return RunningNetBox(url, status, work_dir, postgres, redis, web, worker, _running=running.pop_all())
+        return RunningNetBox(
+            url,
+            status,
+            work_dir,
+            postgres,
+            redis,
+            web,
+            worker,
+            _running=running.pop_all(),
+            _spawn_worker=lambda: start_rq_worker(instance, worker_log),
+        )
     raise AssertionError("unreachable: the with block returns or raises")
 
 

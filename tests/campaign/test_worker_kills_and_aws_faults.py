@@ -1,0 +1,288 @@
+"""Campaign 1, the relay's part: device mails over SMTP while the relay's AWS calls go through the fault proxy
+(500/503/429, resets before the request reaches moto, delays) and the relay worker is killed at random, before
+its handler runs or after it did the work but before the messages were deleted. In the end every mail is
+relayed, in a fallback notice, or in the DLQ, and no chunk of any mail is sent twice.
+
+This campaign has its own stack (3 s visibility timeouts, so killed messages come back quickly); the shared
+campaign stack is stopped first, as moto's state is one per process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sesflow.local.smtp_ingress import Credentials, IngressSettings
+from sesflow.local.stack import Stack, StackOptions, start_stack
+from sesflow.local.workers import Handler, resolve_handler
+from sesflow.relay.records import read_record
+from sesflow.resources import RESOURCES
+
+from ..harness.fault_proxy import (
+    DELAY,
+    HTTP_429,
+    HTTP_500,
+    HTTP_503,
+    RESET,
+    RESET_AFTER_FORWARD,
+    FaultPlan,
+    FaultProxy,
+)
+from . import conftest
+from .conftest import (
+    ALLOWED_DOMAIN,
+    SMTP_PASSWORD,
+    SMTP_USER,
+    Campaign,
+    LogTap,
+    SmtpSession,
+    TopicTap,
+    raise_send_quota,
+    size,
+    table,
+    wait_until,
+    write_table,
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:No application metrics to publish"),
+    pytest.mark.timeout(3600),
+]
+
+RELAY_HANDLER = "sesflow.relay.distribute.handler"
+MAILS = size(short=40, full=1000)
+#: Per AWS request of the relay handler. boto3 retries these (adaptive mode, 5 attempts); a mail whose
+#: retries all fail is retried by SQS, and after 5 receives it waits in the DLQ.
+FAULTS = FaultPlan({HTTP_500: 0.03, HTTP_503: 0.04, HTTP_429: 0.04, RESET: 0.02, DELAY: 0.03}, seed=11)
+KILL_BEFORE, KILL_AFTER = 0.1, 0.15
+
+
+@dataclass
+class Killer:
+    """The relay handler, killed at random: before it runs (nothing done) or after it ran (everything done,
+    nothing deleted), as a Lambda container dies."""
+
+    handler: Handler
+    seed: int = 4
+    enabled: bool = True
+    killed: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        with self._lock:
+            roll = self._random.random()
+        if not self.enabled:
+            return self.handler(event, context)
+        if roll < KILL_BEFORE:
+            self.killed["before the handler"] += 1
+            raise SystemExit("killed before the handler")
+        result = self.handler(event, context)
+        if roll < KILL_BEFORE + KILL_AFTER:
+            self.killed["after the handler"] += 1
+            raise SystemExit("killed after the handler")
+        return result
+
+
+def _ignore(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return {"batchItemFailures": []}
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Campaign, FaultProxy, Killer]]:
+    if "stack" in conftest._running:  # the shared stack: moto's state is one per process
+        conftest.stop_campaign(conftest._running.pop("stack"))
+    real = resolve_handler(RELAY_HANDLER)
+    assert real is not None
+    killer = Killer(real)
+    proxy = FaultProxy(("127.0.0.1", 1), FAULTS).start()  # pointed at moto once it runs
+    proxy.enabled = False
+    notices = RESOURCES.notices
+    options = StackOptions(
+        workdir=Path(tmp_path_factory.mktemp("faults")),
+        resources=RESOURCES.with_consumer_timeout(3, visibility_factor=1),
+        smtp=IngressSettings(credentials=Credentials(SMTP_USER, SMTP_PASSWORD)),
+        start_netbox=False,
+        log_level="INFO",
+        handler_overrides={
+            RELAY_HANDLER: killer,
+            notices.inbound.handler: _ignore,
+            notices.outbound.handler: _ignore,
+            notices.tracking.handler: _ignore,
+        },
+        outbound_poll_seconds=3600,
+        extra_environment={"ALLOWED_RECIPIENT_DOMAINS": ALLOWED_DOMAIN, "AWS_ENDPOINT_URL": proxy.url},
+    )
+    logs = LogTap()
+    logging.getLogger().addHandler(logs)
+    stack: Stack | None = None
+    try:
+        stack = start_stack(options)
+        host, port = stack.moto.endpoint_url.removeprefix("http://").split(":")
+        proxy.upstream = (host, int(port))
+        raise_send_quota(50.0)
+        yield (
+            Campaign(
+                stack,
+                logs,
+                TopicTap(stack, stack.aws.fallback_topic_arn, "faults-fallback-tap"),
+                TopicTap(stack, stack.aws.tracking_topic_arn, "faults-tracking-tap"),
+            ),
+            proxy,
+            killer,
+        )
+    finally:
+        if stack is not None:
+            stack.stop()
+        proxy.stop()
+        logging.getLogger().removeHandler(logs)
+
+
+def device_mail(number: int) -> bytes:
+    many = number % 10 == 0  # two chunks of ≤ 50: each chunk must be sent once
+    groups = [range(0, 30), range(30, 60)] if many else [range(1)]  # one list per line, merged
+    lists = "".join(
+        f"Email_Rxers_Code:[{', '.join(f'ops{n}@{ALLOWED_DOMAIN}' for n in group)}]:Email_Rxers_Code:\r\n"
+        for group in groups
+    )
+    return (
+        f"From: Meter <meter-{number % 20}@iot.example.com>\r\nSubject: Faults {number:05d}\r\n"
+        f"Content-Type: text/plain\r\n\r\nReadings.\r\n{lists}"
+    ).encode()
+
+
+def dead_letters(stack: Stack) -> list[str]:
+    """The mails (SES message ids) whose SQS messages wait in the relay's DLQ."""
+    found: list[str] = []
+    got = stack.clients.sqs.receive_message(
+        QueueUrl=stack.aws.relay_queue.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+    ).get("Messages", [])
+    seen: set[str] = set()
+    while got:
+        fresh = [m for m in got if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        for message in fresh:
+            seen.add(message["MessageId"])
+            found += [location.message_id for location in read_record(message["Body"])]
+        got = stack.clients.sqs.receive_message(
+            QueueUrl=stack.aws.relay_queue.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+    return found
+
+
+def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
+    faulty: tuple[Campaign, FaultProxy, Killer],
+) -> None:
+    campaign, proxy, killer = faulty
+    stack = campaign.stack
+    proxy.enabled = True
+    accepted: list[str] = []
+    session = SmtpSession(stack)
+    try:
+        for number in range(MAILS):
+            code, answer = session.send(
+                device_mail(number), f"meter-{number % 20}@iot.example.com", [stack.options.relay_address]
+            )
+            assert code == 250, answer
+            accepted.append(answer)
+    finally:
+        session.close()
+
+    def settled() -> bool:
+        done = campaign.relay_outcomes()
+        notices = {n.get("message_id") for n in campaign.fallback.drain()}
+        waiting = [mid for mid in accepted if mid not in done and mid not in notices]
+        return not waiting or set(waiting) <= set(dead_letters(stack))
+
+    finished = wait_until(settled, timeout=size(short=240, full=1800), every=2.0)
+    proxy.enabled = False
+    outcomes = campaign.relay_outcomes()
+    notices = {n.get("message_id"): n for n in campaign.fallback.drain()}
+    in_dlq = set(dead_letters(stack))
+    relayed = [mid for mid in accepted if outcomes.get(mid, {}).get("outcome") == "relayed"]
+    fallback = [mid for mid in accepted if mid in notices and mid not in relayed]
+    parked = [mid for mid in accepted if mid in in_dlq and mid not in relayed and mid not in fallback]
+    lost = [mid for mid in accepted if mid not in relayed and mid not in fallback and mid not in parked]
+    chunks = Counter(
+        (mail.tags.get("source_key"), mail.tags.get("relay_chunk"))
+        for mail in stack.outbox.delivered
+        if mail.tags.get("source_key")
+    )
+    duplicated = sorted(str(chunk) for chunk, count in chunks.items() if count > 1)
+    worker = stack.workers[stack.resources.relay.function.name]
+    write_table(
+        "relay-faults",
+        table(
+            f"Relay under AWS faults and killed workers ({MAILS} mails)",
+            [
+                ("mails in (SMTP 250)", len(accepted)),
+                ("relayed", len(relayed)),
+                ("fallback notices", len(fallback)),
+                ("in the DLQ", len(parked)),
+                ("lost", len(lost)),
+                (
+                    "SES sends (chunks) / sent twice",
+                    f"{sum(chunks.values())} ({len(chunks)}) / {len(duplicated)}",
+                ),
+                ("faults fired on AWS requests", json.dumps(dict(proxy.fired))),
+                ("workers killed", dict(killer.killed)),
+                ("handler failures / crashes", f"{worker.counters.failed} / {worker.counters.crashed}"),
+            ],
+        ),
+    )
+    assert finished, f"{len(lost)} mails neither relayed, reported nor in the DLQ"
+    assert lost == []
+    assert duplicated == [], duplicated[:5]
+    assert sum(killer.killed.values()) > 0 and sum(v for k, v in proxy.fired.items() if k != "forward") > 0
+    sends_of = Counter(str(source).rpartition("_")[2] for source, _ in chunks.elements())
+    short = [
+        mid for n, mid in enumerate(accepted) if mid in relayed and sends_of[mid] != (2 if n % 10 == 0 else 1)
+    ]
+    assert short == [], "relayed mails missing a chunk"
+
+
+#: SES v2 SendEmail (the relay sends raw mail through it)
+SES_SEND = b"POST /v2/email/outbound-emails"
+
+
+def test_a_lost_ses_answer_does_not_send_a_chunk_twice(faulty: tuple[Campaign, FaultProxy, Killer]) -> None:
+    """SES takes the mail, and the connection breaks before its answer arrives: the relay cannot know
+    whether it was sent. It must not send it again when SQS hands the message back."""
+    campaign, proxy, killer = faulty
+    stack = campaign.stack
+    killer.enabled = False
+    proxy.plan = FaultPlan({RESET_AFTER_FORWARD: 1.0})
+    proxy.applies_to = lambda head: head.startswith(SES_SEND)
+    proxy.fired.clear()
+    proxy.max_faults = 1
+    proxy.enabled = True
+    session = SmtpSession(stack)
+    try:
+        code, message_id = session.send(
+            device_mail(1), "meter-1@iot.example.com", [stack.options.relay_address]
+        )
+    finally:
+        session.close()
+    assert code == 250
+    # SQS hands the message back after the 3 s visibility timeout; give it a few rounds.
+    wait_until(lambda: message_id in campaign.relay_outcomes(), timeout=30)
+    wait_until(lambda: False, timeout=8)
+    proxy.enabled = False
+    sends = [m for m in stack.outbox.delivered if str(m.tags.get("source_key", "")).endswith(message_id)]
+    assert proxy.fired[RESET_AFTER_FORWARD] == 1
+    assert len(sends) == 1, f"{len(sends)} sends of one chunk after one lost answer"
+    lost = [n for n in campaign.fallback.drain() if n.get("reason") == "ses_answer_lost"]
+    assert [notice["location"].rpartition("/")[2] for notice in lost] == [message_id]
+    assert lost[0]["addresses"] and "not resent" in lost[0]["detail"]
