@@ -221,6 +221,10 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
         if mail.tags.get("source_key")
     )
     duplicated = sorted(str(chunk) for chunk, count in chunks.items() if count > 1)
+    # A reset after the request left may hide a send: such a chunk is reported, never resent.
+    answer_lost = Counter(
+        str(n.get("message_id")) for n in campaign.fallback.drain() if n.get("reason") == "ses_answer_lost"
+    )
     worker = stack.workers[stack.resources.relay.function.name]
     write_table(
         "relay-faults",
@@ -236,6 +240,7 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
                     "SES sends (chunks) / sent twice",
                     f"{sum(chunks.values())} ({len(chunks)}) / {len(duplicated)}",
                 ),
+                ("chunks with a lost SES answer (reported, not resent)", sum(answer_lost.values())),
                 ("faults fired on AWS requests", json.dumps(dict(proxy.fired))),
                 ("workers killed", dict(killer.killed)),
                 ("handler failures / crashes", f"{worker.counters.failed} / {worker.counters.crashed}"),
@@ -248,9 +253,11 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
     assert sum(killer.killed.values()) > 0 and sum(v for k, v in proxy.fired.items() if k != "forward") > 0
     sends_of = Counter(str(source).rpartition("_")[2] for source, _ in chunks.elements())
     short = [
-        mid for n, mid in enumerate(accepted) if mid in relayed and sends_of[mid] != (2 if n % 10 == 0 else 1)
+        mid
+        for n, mid in enumerate(accepted)
+        if mid in relayed and sends_of[mid] + answer_lost[mid] != (2 if n % 10 == 0 else 1)
     ]
-    assert short == [], "relayed mails missing a chunk"
+    assert short == [], "relayed mails missing a chunk that is neither sent nor reported"
 
 
 #: SES v2 SendEmail (the relay sends raw mail through it)
@@ -283,6 +290,10 @@ def test_a_lost_ses_answer_does_not_send_a_chunk_twice(faulty: tuple[Campaign, F
     sends = [m for m in stack.outbox.delivered if str(m.tags.get("source_key", "")).endswith(message_id)]
     assert proxy.fired[RESET_AFTER_FORWARD] == 1
     assert len(sends) == 1, f"{len(sends)} sends of one chunk after one lost answer"
-    lost = [n for n in campaign.fallback.drain() if n.get("reason") == "ses_answer_lost"]
-    assert [notice["location"].rpartition("/")[2] for notice in lost] == [message_id]
+    lost = [
+        notice
+        for notice in campaign.fallback.drain()
+        if notice.get("reason") == "ses_answer_lost" and notice["location"].endswith("/" + message_id)
+    ]
+    assert len(lost) == 1, lost
     assert lost[0]["addresses"] and "not resent" in lost[0]["detail"]
