@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,7 +120,7 @@ def test_a_worker_that_died_is_started_again_by_the_next_reset(
     """The worker dies when it reaches for the database while a reset has it dropped; the reset that
     follows starts a new one, and webhooks flow again."""
     died = clean_netbox.worker
-    died.kill()
+    os.killpg(died.pid, signal.SIGKILL)  # the worker and any job it had forked
     died.wait(timeout=10)
     clean_netbox.reset()
     assert clean_netbox.worker is not died and clean_netbox.worker.poll() is None

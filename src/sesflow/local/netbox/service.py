@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -83,6 +85,9 @@ class RunningNetBox:
         with self._worker_lock:
             if self.worker.poll() is None or self._spawn_worker is None or self._stopping.is_set():
                 return
+            # A job's work horse may outlive the worker that forked it: the whole process group goes.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.worker.pid, signal.SIGKILL)
             self.worker = self._spawn_worker()
             self._running.callback(stop_process, self.worker)
 
