@@ -26,6 +26,7 @@ import urllib3
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.ses import SendRateLimiter, SesSender
 from sesflow.config import Flow, load_settings
+from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.moto_server import moto_session
 from sesflow.local.netbox import start_netbox
 from sesflow.local.netbox.seed import DEMO_SEED, seed_netbox
@@ -35,13 +36,14 @@ from sesflow.netbox.notices import PLUGIN, NoticesApi
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices.claims import ClaimTable
 from sesflow.notices.outbound import OutboundDeps, Sent, send_ready
+from sesflow.resources import RESOURCES
 
 NOTIFICATIONS = 200
 RATE = 50.0
 WORKERS = 16
 TOLERANCE = 0.10
 MAX_REQUESTS_PER_NOTIFICATION = 2
-TABLE = "sesflow-idempotency"
+TABLE = RESOURCES.idempotency.name
 FROM = "notices@sesflow.example"
 CONFIGURATION_SET = "notices-tracking"
 NOTIFICATIONS_PATH = f"{PLUGIN}/prepared-notifications/"
@@ -83,12 +85,7 @@ def prepare(client: NetBoxClient, count: int) -> None:
 def prepare_aws(aws: AwsClients) -> None:
     aws.sesv2.create_email_identity(EmailIdentity=FROM)
     aws.sesv2.create_configuration_set(ConfigurationSetName=CONFIGURATION_SET)
-    aws.dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_idempotency_table(aws)
 
 
 def start_moto_process() -> tuple[subprocess.Popen[bytes], str]:

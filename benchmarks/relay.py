@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from sesflow.aws.clients import AwsClients
+from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.moto_server import MotoServer, moto_session, start_moto_server
 from sesflow.local.seaweedfs import ADMIN, SeaweedS3, start_seaweedfs
+from sesflow.resources import RESOURCES
 
 ROUNDS = 3
 MAIL_LIMIT = 40_000_000  # SES receiving: 40 MB per mail, headers and encoding included
@@ -49,7 +51,7 @@ RELAY_STEPS = {
 }
 
 SENDER = "relay@ingest.example.com"
-TABLE = "sesflow-idempotency"
+TABLE = RESOURCES.idempotency.name
 CONFIGURATION_SET = "relay-tracking"
 MIB = 1024 * 1024
 
@@ -124,12 +126,7 @@ def prepare_aws(aws: AwsClients) -> str:
     """SES identity and configuration set, the idempotency table, the fallback topic; returns its ARN."""
     aws.sesv2.create_email_identity(EmailIdentity=SENDER)
     aws.sesv2.create_configuration_set(ConfigurationSetName=CONFIGURATION_SET)
-    aws.dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_idempotency_table(aws)
     return aws.sns.create_topic(Name="relay-fallback")["TopicArn"]
 
 

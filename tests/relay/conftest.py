@@ -19,12 +19,14 @@ from sesflow.aws.ses import SesSender
 from sesflow.aws.sns import Publisher
 from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, RelaySettings, load_settings
+from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.seaweedfs import SeaweedS3
 from sesflow.relay.distribute import RelayDeps
 from sesflow.relay.links import LinkSigner
+from sesflow.resources import RESOURCES
 
 SENDER = "relay@ingest.example.com"
-TABLE = "sesflow-idempotency"
+TABLE = RESOURCES.idempotency.name
 
 
 @dataclass
@@ -136,12 +138,7 @@ def world(aws: AwsClients, seaweed: SeaweedS3) -> Iterator[RelayWorld]:
     s3.s3.create_bucket(Bucket=attachments)
     aws.sesv2.create_email_identity(EmailIdentity=SENDER)
     aws.sesv2.create_configuration_set(ConfigurationSetName="relay-tracking")
-    aws.dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_idempotency_table(aws)
     topic = aws.sns.create_topic(Name="relay-fallback")["TopicArn"]
     queue = aws.sqs.create_queue(QueueName="fallback-watch")["QueueUrl"]
     queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][

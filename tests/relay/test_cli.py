@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from sesflow.aws.clients import AwsClients
 from sesflow.cli import app
+from sesflow.local.aws_setup import create_idempotency_table
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +24,7 @@ def relay_env(aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
     aws.s3.create_bucket(Bucket="relay-incoming")
     aws.s3.create_bucket(Bucket="relay-attachments")
     aws.sesv2.create_email_identity(EmailIdentity="relay@ingest.example.com")
-    aws.dynamodb.create_table(
-        TableName="sesflow-idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_idempotency_table(aws)
     topic = aws.sns.create_topic(Name="relay-fallback")["TopicArn"]
     env = {
         "IDEMPOTENCY_TABLE": "sesflow-idempotency",

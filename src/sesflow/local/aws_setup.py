@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 
 from sesflow.aws.clients import AwsClients
-from sesflow.resources import Bucket, Queue, Resources
+from sesflow.resources import RESOURCES, Bucket, Queue, Resources, Table
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,8 @@ def create_queue(clients: AwsClients, queue: Queue) -> QueueUrls:
     return QueueUrls(url, arn, dlq_url, dlq_arn)
 
 
-def create_table(clients: AwsClients, resources: Resources) -> None:
-    table = resources.idempotency
+def create_idempotency_table(clients: AwsClients, table: Table = RESOURCES.idempotency) -> None:
+    """The one DynamoDB table every flow keeps its records in, as the templates define it."""
     clients.dynamodb.create_table(
         TableName=table.name,
         KeySchema=[{"AttributeName": table.partition_key, "KeyType": "HASH"}],
@@ -112,7 +112,7 @@ def create_resources(clients: AwsClients, resources: Resources, identities: tupl
     tracking_topic = clients.sns.create_topic(Name=notices.tracking_topic.name)["TopicArn"]
     clients.sns.subscribe(TopicArn=tracking_topic, Protocol="sqs", Endpoint=tracking_queue.arn)
 
-    create_table(clients, resources)
+    create_idempotency_table(clients, resources.idempotency)
     for name in (relay.configuration_set, notices.configuration_set):
         clients.sesv2.create_configuration_set(ConfigurationSetName=name)
     for identity in identities:

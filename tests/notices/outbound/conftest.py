@@ -20,6 +20,7 @@ from moto.ses.models import ses_backends
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.ses import SendRateLimiter, SesSender
 from sesflow.config import Flow, OutboundSettings, load_settings
+from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import CONTACTS, Seeded
 from sesflow.netbox.client import NetBoxClient
@@ -28,12 +29,13 @@ from sesflow.netbox.records import NotificationStatus
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices.claims import ClaimTable
 from sesflow.notices.outbound import OutboundDeps
+from sesflow.resources import RESOURCES
 
 # `netbox`, `clean_netbox`, `nb_client` and `notices` come from tests/notices/conftest.py; only `seeded` is
 # not re-exported there (importing the session fixture again would start a second NetBox).
 from ...netbox.conftest import seeded  # noqa: F401
 
-TABLE = "sesflow-idempotency"
+TABLE = RESOURCES.idempotency.name
 FROM = "notices@sesflow.example"
 CONFIGURATION_SET = "notices-tracking"
 SECRET = "outbound-webhook-secret"
@@ -192,12 +194,7 @@ def clock() -> ManualClock:
 def ses_ready(aws: AwsClients) -> AwsClients:
     aws.sesv2.create_email_identity(EmailIdentity=FROM)
     aws.sesv2.create_configuration_set(ConfigurationSetName=CONFIGURATION_SET)
-    aws.dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_idempotency_table(aws)
     return aws
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sesflow.aws.clients import AwsClients
+from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.netbox.seed import ContactSeed, SeedData, Seeded, TemplateSeed, seed_netbox
 from sesflow.local.ses_events import sqs_record
 from sesflow.netbox.client import NetBoxClient
@@ -20,10 +21,11 @@ from sesflow.netbox.records import NotificationStatus, PreparedNotification
 from sesflow.notices.claims import ClaimTable
 from sesflow.notices.tracking import NetBoxNotifications, Tracked, TrackingDeps, process_batch
 from sesflow.notices.tracking_table import TrackingTable
+from sesflow.resources import RESOURCES
 
 from ...netbox.conftest import clean_netbox, nb_client, netbox, notices  # noqa: F401
 
-TABLE = "sesflow-idempotency"
+TABLE = RESOURCES.idempotency.name
 CONTACTS = (
     ContactSeed("NOC", "noc@example.net"),
     ContactSeed("On call", "oncall@example.net"),
@@ -70,12 +72,7 @@ def prepared(notices: NoticesApi, tracking_seeded: Seeded) -> Notifications:  # 
 
 
 def create_table(aws: AwsClients) -> None:
-    aws.dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_idempotency_table(aws)
 
 
 def make_deps(aws: AwsClients, client: NetBoxClient, outcomes: list[Tracked]) -> TrackingDeps:
