@@ -6,8 +6,9 @@ POST and approved in one bulk PATCH (NetBox takes 0.05-0.2 s per notification fo
 machine; it is set-up, not measured). Then one schedule run (`send_ready`) is timed from its first list
 request to the last `sent` PATCH, with every NetBox request counted where it leaves the client (urllib3's
 pool) and every SES SendEmail timed where boto3 sends it. The send phase (first list request to the last
-SendEmail) is what the limiter governs; the whole run also waits for NetBox's PATCHes, whose throughput on
-this machine (two gunicorn workers) is far below 50 per second.
+SendEmail) is what the limiter governs; marking `sent` overlaps it in bulk PATCHes (a read of the batch's
+versions, then one PATCH): one PATCH per notification would hold the run to NetBox's pace, about 20 per
+second with two gunicorn workers on two cores.
 """
 
 from __future__ import annotations
@@ -58,8 +59,13 @@ class CountingPool(urllib3.PoolManager):
         self._lock = threading.Lock()
 
     def urlopen(self, method: str, url: str, redirect: bool = True, **kw: Any) -> Any:  # type: ignore[override]
-        path = urlsplit(url).path
-        kind = "list" if method == "GET" and path == NOTIFICATIONS_PATH else method
+        parts = urlsplit(url)
+        if parts.path != NOTIFICATIONS_PATH:
+            kind = method
+        elif method == "GET" and "status=ready" in parts.query:
+            kind = "list"
+        else:
+            kind = f"{method} (bulk)"
         with self._lock:
             self.counts[kind] += 1
         return super().urlopen(method, url, redirect=redirect, **kw)

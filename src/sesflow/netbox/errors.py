@@ -34,6 +34,16 @@ class NetBoxHTTPError(NetBoxError):
 class NetBoxValidationError(NetBoxHTTPError):
     """400: NetBox refused the data (a bad field, a refused transition)."""
 
+    @property
+    def refused_ids(self) -> tuple[int, ...]:
+        """For a bulk write, which NetBox applies all or none: the ids of the objects it refused."""
+        errors = self.body.get("errors") if isinstance(self.body, Mapping) else None
+        if not isinstance(errors, list):
+            return ()
+        return tuple(
+            item["id"] for item in errors if isinstance(item, Mapping) and isinstance(item.get("id"), int)
+        )
+
 
 class NetBoxPermissionError(NetBoxHTTPError):
     """401/403: the token is missing, invalid, or lacks a permission."""

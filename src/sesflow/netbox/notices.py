@@ -16,6 +16,7 @@ from sesflow.netbox.records import (
     Maintenance,
     MaintenanceDraft,
     NotificationStatus,
+    NotificationVersion,
     PreparedNotification,
 )
 
@@ -23,6 +24,9 @@ PLUGIN = "/api/plugins/notices"
 JOURNAL = "/api/extras/journal-entries/"
 SUBJECT_LIMIT = 100  # EventNotification.subject is max_length=100; longer subjects are refused with 400
 PREPARED_NOTIFICATION_TYPE = "notices.preparednotification"
+#: What a NotificationVersion needs; NetBox serialises only these (a full notification costs it more than
+#: the write itself).
+VERSION_FIELDS = "id,status,approved_at,last_updated"
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,24 @@ class NoticesApi:
         path = f"{PLUGIN}/prepared-notifications/{notification_id}/"
         answer = self.client.patch(path, body, if_match=if_match)
         return PreparedNotification.from_api(answer.data, answer.etag)
+
+    def mark_sent_many(self, messages: Mapping[int, str]) -> list[NotificationVersion]:
+        """`ready → sent` for many notifications in one bulk PATCH, each with its journal message. NetBox
+        applies all or none: one refused transition is a NetBoxValidationError naming each refused id
+        (`refused_ids`). NetBox takes no If-Match on bulk writes: the caller checks what it returns.
+        Repeated after a lost answer, the PATCH is a same-status no-op."""
+        body = [
+            {"id": number, "status": str(NotificationStatus.SENT), "message": text}
+            for number, text in messages.items()
+        ]
+        answer = self.client.request(
+            "PATCH",
+            f"{PLUGIN}/prepared-notifications/",
+            # `fields` limits what NetBox takes from the body too: without `message` the journal text goes.
+            params={"fields": f"{VERSION_FIELDS},message"},
+            body=body,
+        )
+        return [NotificationVersion.from_api(item) for item in answer.data]
 
     # journal
     def add_journal_entry(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -173,6 +174,32 @@ class PreparedNotification:
             delivered_at=_when(data.get("delivered_at")),
             etag=etag,
         )
+
+
+def etag_of(data: Mapping[str, Any]) -> str | None:
+    """The weak ETag NetBox (≥ 4.6) gives an object's detail read, made from its `last_updated`; derived
+    from a list item it saves a read per object. A wrong guess costs a 412 and a re-read."""
+    stamp = data.get("last_updated") or data.get("created")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return f'W/"{datetime.fromisoformat(stamp).isoformat()}"'
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class NotificationVersion:
+    """Where a prepared notification stands: its status, the approval it is in, and its ETag."""
+
+    id: int
+    status: str
+    approved_at: datetime | None
+    etag: str | None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> NotificationVersion:
+        return cls(data["id"], data["status"], _when(data.get("approved_at")), etag_of(data))
 
 
 @dataclass(frozen=True)

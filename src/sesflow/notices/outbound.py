@@ -11,11 +11,11 @@ with one mail per recipient in the end; docs/outbound.md goes through a crash af
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Final
 
 import urllib3
@@ -26,13 +26,20 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 from sesflow.aws.clients import AwsClients, default_clients
 from sesflow.aws.ses import PermanentSendError, SesSender, TransientSendError, account_send_rate
+from sesflow.batching import Batcher
 from sesflow.config import OutboundSettings, outbound_settings
 from sesflow.mail.addresses import InvalidAddress, ValidAddress, dedupe_addresses, validate_address
 from sesflow.mail.compose import Composition, NoticeContent, RefusedHeader, compose_notification
 from sesflow.netbox.client import NetBoxClient, Params
-from sesflow.netbox.errors import NetBoxConflict, NetBoxNotFound
+from sesflow.netbox.errors import NetBoxConflict, NetBoxNotFound, NetBoxValidationError
 from sesflow.netbox.notices import PLUGIN, NoticesApi
-from sesflow.netbox.records import NotificationStatus, PreparedNotification, Recipient
+from sesflow.netbox.records import (
+    NotificationStatus,
+    NotificationVersion,
+    PreparedNotification,
+    Recipient,
+    etag_of,
+)
 from sesflow.notices.claims import (
     NOTIFICATION_TAG,
     PART_TAG,
@@ -52,6 +59,9 @@ metrics = Metrics(namespace="sesflow", service="notices-outbound")
 
 #: Notifications handled at once on a schedule: SES's rate limiter paces the sends, the rest overlaps.
 WORKERS: Final = 8
+#: Bulk PATCHes to `sent` at once, and notifications in one (NetBox applies a bulk write in one transaction).
+MARKERS: Final = 2
+MARK_BATCH: Final = 50
 PREPARED_NOTIFICATIONS: Final = f"{PLUGIN}/prepared-notifications/"
 
 
@@ -127,6 +137,7 @@ class Delivery:
     composition: Composition | None = None
     invalid: tuple[InvalidAddress, ...] = ()
     message_ids: dict[int, str] = field(default_factory=dict)  # part → SES message id
+    marked: NotificationVersion | None = None  # what the schedule's bulk PATCH to `sent` left
     outcome: Outcome | None = None
 
     @property
@@ -140,7 +151,7 @@ class Delivery:
         return self.claim
 
 
-def round_of(notification: PreparedNotification) -> str:
+def round_of(notification: PreparedNotification | NotificationVersion) -> str:
     """A round is one approval: `failed → ready` re-snapshots `approved_at` and so starts a new one.
     The value is a valid SES tag value (letters, digits only)."""
     if notification.approved_at is None:
@@ -246,7 +257,12 @@ def send(delivery: Delivery, deps: OutboundDeps) -> None:
 
 def mark_sent(delivery: Delivery, deps: OutboundDeps) -> None:
     """PATCH `sent` with the SES ids in the message (a journal entry); NetBox sets `sent_at` itself, so no
-    clock skew can refuse it. If-Match turns a lost race into a 412 instead of a silent same-status no-op."""
+    clock skew can refuse it. If-Match turns a lost race into a 412 instead of a silent same-status no-op.
+    On a schedule, `mark_in_bulk` usually did this for many at once; then only what it left is checked."""
+    if delivery.marked is not None:
+        if round_of(delivery.marked) != delivery.round:
+            undo_mark_of_another_round(delivery, deps)
+        return
     message = sent_message(delivery)
     notification = delivery.notification
     try:
@@ -383,6 +399,24 @@ def sent_message(delivery: Delivery) -> str:
     return "\n".join([*lines, *_problems(composition.refused_headers, delivery.invalid)])
 
 
+def undo_mark_of_another_round(delivery: Delivery, deps: OutboundDeps) -> None:
+    """The bulk PATCH (which NetBox takes without If-Match) met a newer approval: after this round's mail
+    went, tracking marked it `sent`, SES's bounce `failed`, and someone approved it again, all before the
+    PATCH. While this run holds the notification's claim nobody can have sent that approval, so it goes
+    back: `sent → failed → ready`, approved anew for the next run. If the claim was lost meanwhile, another
+    run may have sent it: then it is only reported."""
+    notification_id = delivery.notification_id
+    current = deps.claims.get(notification_id)
+    if current is None or current.owner != delivery.held.owner:
+        logger.error("a bulk mark met another approval", extra={"notification_id": notification_id})
+        return
+    mistaken = (
+        f"Marked sent by mistake: the mail of the approval at {delivery.round} went, this approval's did not."
+    )
+    deps.notices.transition(notification_id, NotificationStatus.FAILED, message=mistaken)
+    deps.notices.transition(notification_id, NotificationStatus.READY, message="Approved again, to be sent.")
+
+
 def reject(delivery: Delivery, deps: OutboundDeps, reason: str) -> None:
     """The plugin has no `ready → failed`: the reason goes to a journal entry and the claim, which holds
     the notification back (one hour, doubling to a day) instead of retrying it on every poll."""
@@ -404,38 +438,63 @@ def attempt(notification_id: int, work: Callable[[], Outcome]) -> Attempt:
         return Failed(notification_id, f"{type(error).__name__}: {error}")
 
 
-def listed_etag(item: Mapping[str, Any]) -> str | None:
-    """The ETag NetBox (≥ 4.6) gives the object's detail read: weak, made of `last_updated`. Derived from the
-    list, it saves a GET per notification; a wrong guess costs a 412 and a re-read, never a wrong write."""
-    stamp = item.get("last_updated") or item.get("created")
-    if not isinstance(stamp, str):
-        return None
-    try:
-        return f'W/"{datetime.fromisoformat(stamp).isoformat()}"'
-    except ValueError:
-        return None
-
-
 def ready_notifications(notices: NoticesApi) -> Iterator[PreparedNotification]:
     """Every `ready` notification, page by page, each with the ETag of the version listed."""
     params: Params = {"status": [str(NotificationStatus.READY)], "ordering": "id"}
     for item in notices.client.iterate(PREPARED_NOTIFICATIONS, params):
-        yield PreparedNotification.from_api(item, listed_etag(item))
+        yield PreparedNotification.from_api(item, etag_of(item))
+
+
+def mark_in_bulk(deliveries: Sequence[Delivery], deps: OutboundDeps) -> list[Attempt]:
+    """`mark_sent` and `release` for a batch of the schedule's deliveries. One PATCH per notification costs
+    NetBox more than SES's pace allows, so they go in one bulk PATCH; if NetBox refuses one of them (it
+    applies all or none), each goes alone with If-Match. If NetBox keeps failing, each fails and gives its
+    claim back; the next run marks them from what the claims recorded."""
+    try:
+        marked = bulk_mark_sent(deliveries, deps)
+    except Exception as error:
+        logger.exception(
+            "bulk mark failed", extra={"notification_ids": [d.notification_id for d in deliveries]}
+        )
+        return [attempt(d.notification_id, partial(give_up, d, deps, error)) for d in deliveries]
+    for delivery in deliveries:
+        delivery.marked = marked.get(delivery.notification_id)
+    return [attempt(d.notification_id, partial(finish, d, deps, MARKING_STEPS)) for d in deliveries]
+
+
+def bulk_mark_sent(deliveries: Sequence[Delivery], deps: OutboundDeps) -> dict[int, NotificationVersion]:
+    """Each notification as the bulk PATCH left it; none when NetBox refused the batch."""
+    try:
+        marked = deps.notices.mark_sent_many({d.notification_id: sent_message(d) for d in deliveries})
+    except NetBoxValidationError as refused:  # one moved on meanwhile (tracking marked it, say)
+        logger.warning("bulk mark refused", extra={"refused": refused.refused_ids, "detail": str(refused)})
+        return {}
+    return {version.id: version for version in marked}
+
+
+def finish(delivery: Delivery, deps: OutboundDeps, steps: Iterable[Step]) -> Outcome:
+    outcome = run_steps(delivery, deps, steps)
+    if outcome is None:
+        raise RuntimeError("the steps ended without an outcome")
+    return outcome
+
+
+def give_up(delivery: Delivery, deps: OutboundDeps, error: Exception) -> Outcome:
+    """The claim goes back at once, as after any unexpected error; what the claim recorded stays."""
+    deps.claims.unlock(delivery.held)
+    raise OutboundStepFailed(f"mark_sent: {type(error).__name__}: {error}") from error
 
 
 def send_ready(deps: OutboundDeps) -> list[Attempt]:
     """The schedule: every `ready` notification, several at once. One pool claims, composes and sends (SES's
-    limiter paces it); another marks them `sent` in NetBox as they come. All pages are read first: pages are
-    offsets into the `ready` set, which shrinks as notifications are marked."""
+    limiter paces it); batches of those are marked `sent` in NetBox as they come. All pages are read first:
+    pages are offsets into the `ready` set, which shrinks as notifications are marked."""
     ready = list(ready_notifications(deps.notices))
     workers = max(1, deps.workers)
-    with ThreadPoolExecutor(workers) as sending, ThreadPoolExecutor(workers) as marking:
-
-        def mark(delivery: Delivery) -> Outcome:
-            outcome = run_steps(delivery, deps, MARKING_STEPS)
-            if outcome is None:
-                raise RuntimeError("the steps ended without an outcome")
-            return outcome
+    with (
+        ThreadPoolExecutor(workers) as sending,
+        Batcher(partial(mark_in_bulk, deps=deps), workers=MARKERS, max_batch=MARK_BATCH) as marking,
+    ):
 
         def send_then_hand_over(notification: PreparedNotification) -> Attempt | Future[Attempt]:
             if notification.status != NotificationStatus.READY:
@@ -448,7 +507,7 @@ def send_ready(deps: OutboundDeps) -> list[Attempt]:
                 return Failed(notification.id, f"{type(error).__name__}: {error}")
             if outcome is not None:
                 return outcome
-            return marking.submit(attempt, notification.id, lambda: mark(delivery))
+            return marking.submit(delivery)
 
         handed = [sending.submit(send_then_hand_over, notification) for notification in ready]
         results = [future.result() for future in handed]
@@ -472,6 +531,10 @@ def report(attempt: Attempt) -> None:
 
 class OutboundFailures(Exception):
     """Some notifications failed unexpectedly on a schedule; the others were handled."""
+
+
+class OutboundStepFailed(Exception):
+    """A step could not be done for a reason outside this notification (NetBox kept failing)."""
 
 
 class UnknownEvent(ValueError):

@@ -91,7 +91,15 @@ def proxy(outbound: Outbound) -> Iterator[FaultProxy]:
 
 def faults_before_the_patch(proxy: FaultProxy, *faults: Fault) -> object:
     def observe(step: str, delivery: Delivery) -> None:
-        if step == "send":  # the mail went; the next request is the PATCH to `sent`
+        if step == "send":  # the mail went; what follows is marking it `sent`
+            proxy.targeted.extend(("PATCH ", fault) for fault in faults)
+
+    return observe
+
+
+def faults_after_the_send(proxy: FaultProxy, *faults: Fault) -> object:
+    def observe(step: str, delivery: Delivery) -> None:
+        if step == "send":  # every request from now on, the read before the PATCH too
             proxy.faults.extend(faults)
 
     return observe
@@ -119,11 +127,12 @@ def test_patch_failing_for_good_is_finished_by_the_next_run_without_a_second_mai
     outbound: Outbound, proxy: FaultProxy
 ) -> None:
     [notification_id] = outbound.ready()
+    # 50 faults outlast 5 s of retries; a shorter deadline could cut off a slow listing on a busy machine.
     client = NetBoxClient(
-        proxy.url, outbound.server.tokens.admin, retry=RetryPolicy(deadline=1, base_delay=0.05)
+        proxy.url, outbound.server.tokens.admin, retry=RetryPolicy(deadline=5, base_delay=0.05)
     )
     deps = outbound.deps(client=client)
-    deps.on_step = faults_before_the_patch(proxy, *[UNAVAILABLE] * 50)  # type: ignore[assignment]
+    deps.on_step = faults_after_the_send(proxy, *[UNAVAILABLE] * 50)  # type: ignore[assignment]
 
     [failed] = send_ready(deps)
 
