@@ -13,11 +13,15 @@ second with two gunicorn workers on two cores.
 
 from __future__ import annotations
 
+import os
+import resource
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +33,7 @@ from sesflow.aws.ses import SendRateLimiter, SesSender
 from sesflow.config import Flow, load_settings
 from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.moto_server import moto_session
-from sesflow.local.netbox import start_netbox
+from sesflow.local.netbox import RunningNetBox, start_netbox
 from sesflow.local.netbox.seed import DEMO_SEED, seed_netbox
 from sesflow.local.ports import LOOPBACK, free_port
 from sesflow.netbox.client import NetBoxClient
@@ -116,6 +120,61 @@ def start_moto_process() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("moto's server did not start within 30 s")
 
 
+def _proc_stats() -> dict[int, tuple[int, float]]:
+    """Every process: its parent, and the CPU seconds it and its reaped children used."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        # after the name: state ppid ... utime(11) stime(12) cutime(13) cstime(14)
+        found[int(entry.name)] = (int(fields[1]), sum(int(value) for value in fields[11:15]) / tick)
+    return found
+
+
+def tree_cpu_seconds(roots: Iterable[int]) -> float:
+    """CPU seconds used by these processes and all their descendants, living or reaped."""
+    stats = _proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0.0, [pid for pid in roots if pid in stats]
+    while todo:
+        pid = todo.pop()
+        total += stats[pid][1]
+        todo += children.get(pid, [])
+    return total
+
+
+@dataclass(frozen=True)
+class CpuSeconds:
+    """CPU seconds used so far by this process, moto's server and NetBox (web, RQ worker, database, Redis)."""
+
+    this: float
+    moto: float
+    netbox: float
+
+    @classmethod
+    def now(cls, moto_pid: int, netbox: RunningNetBox) -> CpuSeconds:
+        this = resource.getrusage(resource.RUSAGE_SELF)
+        return cls(
+            this.ru_utime + this.ru_stime,
+            tree_cpu_seconds([moto_pid]),
+            tree_cpu_seconds(netbox.process_ids().values()),
+        )
+
+    def __sub__(self, other: CpuSeconds) -> CpuSeconds:
+        return CpuSeconds(self.this - other.this, self.moto - other.moto, self.netbox - other.netbox)
+
+    @property
+    def total(self) -> float:
+        return self.this + self.moto + self.netbox
+
+
 def run() -> list[tuple[str, str]]:
     netbox = start_netbox()
     moto, endpoint_url = start_moto_process()
@@ -153,14 +212,15 @@ def run() -> list[tuple[str, str]]:
         aws.sesv2.meta.events.register(
             "before-call.sesv2.SendEmail", lambda **_: sends.append(time.perf_counter())
         )
-        started = time.perf_counter()
+        cpu_before, started = CpuSeconds.now(moto.pid, netbox), time.perf_counter()
         outcomes = send_ready(deps)
         wall = time.perf_counter() - started
+        cpu = CpuSeconds.now(moto.pid, netbox) - cpu_before
     finally:
         moto.terminate()
         moto.wait(timeout=10)
         netbox.stop()
-    return report(outcomes, pool.counts, wall, sends, started, setup_seconds)
+    return report(outcomes, pool.counts, wall, sends, started, setup_seconds, cpu)
 
 
 def report(
@@ -170,6 +230,7 @@ def report(
     sends: list[float],
     started: float,
     setup_seconds: float,
+    cpu: CpuSeconds,
 ) -> list[tuple[str, str]]:
     sent = sum(isinstance(outcome, Sent) for outcome in outcomes)
     results = Counter(outcome.result for outcome in outcomes)
@@ -180,6 +241,7 @@ def report(
     per_notification = others / max(1, sent)
     ideal = NOTIFICATIONS / RATE
     ratio = wall / ideal
+    cores = os.cpu_count() or 1
 
     def verdict(ok: bool) -> str:
         return "within target" if ok else "OVER TARGET"
@@ -200,4 +262,12 @@ def report(
         (f"wall time, limiter {RATE:.0f}/s, until the last `sent` PATCH", f"{wall:.2f} s"),
         ("ideal (notifications / rate)", f"{ideal:.2f} s"),
         (f"ratio (target ≤ {1 + TOLERANCE:.2f})", f"{ratio:.3f}, {verdict(abs(ratio - 1) <= TOLERANCE)}"),
+        (
+            "CPU seconds used in the run: the run, moto, NetBox (web, RQ worker, PostgreSQL, Redis)",
+            f"{cpu.this:.1f} + {cpu.moto:.1f} + {cpu.netbox:.1f} = {cpu.total:.1f} s",
+        ),
+        (
+            f"shortest wall time that CPU allows on {cores} cores (CPU seconds / cores)",
+            f"{cpu.total / cores:.2f} s (NetBox {cpu.netbox / max(1, sent) * 1000:.0f} ms per notification)",
+        ),
     ]
