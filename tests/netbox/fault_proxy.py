@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import struct
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 
 from sesflow.local.ports import LOOPBACK
+
+from ..harness.fault_proxy import close_after, read_http_request, reset
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class FaultProxy:
 
     def _handle(self, client: socket.socket) -> None:
         with client:
-            request = _read_request(client)
+            request = read_http_request(client)
             if not request:
                 return
             request_line = request.split(b"\r\n", 1)[0].decode()
@@ -82,8 +83,8 @@ class FaultProxy:
                 self.forwarded.append(request_line)
                 self._forward(request)
             if fault.status == 0:
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                return  # closing with linger 0 sends RST
+                reset(client)
+                return
             extra = f"Retry-After: {fault.retry_after}\r\n" if fault.retry_after else ""
             body = b'{"detail": "fault injected"}'
             head = f"HTTP/1.1 {fault.status} Fault\r\nContent-Type: application/json\r\n{extra}"
@@ -99,29 +100,9 @@ class FaultProxy:
             return self.faults.popleft() if self.faults else None
 
     def _forward(self, request: bytes) -> bytes:
-        head, _, body = request.partition(b"\r\n\r\n")
-        lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"connection:")]
         with socket.create_connection((LOOPBACK, self.upstream_port)) as upstream:
-            upstream.sendall(b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n" + body)
+            upstream.sendall(close_after(request))
             chunks = []
             while chunk := upstream.recv(65536):
                 chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _read_request(client: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = client.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        body += client.recv(65536)
-    return head + b"\r\n\r\n" + body
