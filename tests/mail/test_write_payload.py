@@ -81,6 +81,8 @@ QP_NOISE = st.text(alphabet="=AF09az \t\r\n.", max_size=400)
 @example(text="Y=Q=", chunk_size=1)
 @example(text="YQ==YQ==", chunk_size=3)
 @example(text="YWJj\r\n=\r\nZA", chunk_size=5)
+@example(text="YW\r\nJj\r\nZA\r\n!Q\r\n", chunk_size=8)  # whole lines, quads split across them
+@example(text="YWJj\r\nZGVm\r\nZ\r\nA==\r\n", chunk_size=12)
 def test_chunked_base64_equals_the_stdlib_decode_of_the_whole(text: str, chunk_size: int) -> None:
     raw = attachment_mail(b"base64", text.encode())
     (reference_item,) = iter_attachments(parse_mail(raw))
