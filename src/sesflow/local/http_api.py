@@ -177,6 +177,10 @@ class HttpApi:
         started = time.monotonic()
         try:
             result = route.handler(event, context)
+        except SystemExit:
+            # The function's container died mid-request: API Gateway answers 502.
+            logger.warning("handler for %s %s was killed", method, route.path)
+            return 502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
         except Exception:
             # API Gateway answers 500 when the integration fails; the trace goes to the stack's log.
             logger.exception("handler for %s %s raised", method, route.path)

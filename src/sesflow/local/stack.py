@@ -168,6 +168,9 @@ def apply_environment(environment: Mapping[str, str], handler_paths: list[str]) 
 
 def _forget_cached_settings(handler_paths: list[str]) -> None:
     import sesflow.config as config
+    from sesflow import faults
+
+    faults.reset()  # the kill points (SESFLOW_KILL_AT…) are read from the environment just set
 
     for name in ("relay_settings", "inbound_settings", "outbound_settings", "tracking_settings"):
         getattr(config, name).cache_clear()

@@ -350,6 +350,10 @@ class Schedule:
             try:
                 self.fire()
                 self.counters.succeeded += 1
+            except SystemExit:
+                # The run's container died; EventBridge fires the next run on time all the same.
+                self.counters.crashed += 1
+                logger.warning("%s: scheduled run killed; the next one runs on time", self.function.name)
             except Exception:
                 self.counters.failed += 1
                 logger.exception("%s: scheduled run failed", self.function.name)

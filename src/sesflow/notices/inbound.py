@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from sesflow.aws.clients import default_clients
 from sesflow.aws.store import ObjectStore
 from sesflow.config import InboundSettings, inbound_settings
+from sesflow.faults import checkpoint
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import SUBJECT_LIMIT
@@ -175,9 +176,12 @@ def process_mail(receipt: Receipt, deps: InboundDeps, *, dry_run: bool = False) 
     gate = check_gate(
         receipt, require_auth=settings.require_auth, trusted_forwarders=settings.trusted_forwarders
     )
+    checkpoint("inbound", "gate")
     if gate.refusal is not None:
         return Outcome(receipt.message_id, "refused", f"{gate.refusal}: {gate.detail}")
-    return process_loaded(receipt, load(receipt, deps), gate, deps, dry_run=dry_run)
+    mail = load(receipt, deps)
+    checkpoint("inbound", "load")
+    return process_loaded(receipt, mail, gate, deps, dry_run=dry_run)
 
 
 def process_loaded(
@@ -185,9 +189,11 @@ def process_loaded(
 ) -> Outcome:
     """The steps after the gate and the load, for a mail already in hand (the CLI's plan starts here)."""
     choice, notice = pick_provider(receipt, mail, gate, deps.providers)
+    checkpoint("inbound", "pick_provider")
     if isinstance(choice, UnknownProvider):
         return Outcome(receipt.message_id, "unknown_provider", "senders: " + ", ".join(choice.senders))
     parsed = parse_maintenances(choice.provider, notice.message)
+    checkpoint("inbound", "parse")
     if isinstance(parsed, ParseFailed):
         return Outcome(receipt.message_id, "parse_error", parsed.reason, choice.provider)
     if not parsed:
@@ -195,6 +201,7 @@ def process_loaded(
     sender = choice.sender or next(iter([*receipt.header_senders, receipt.envelope_sender]), "")
     record = stored_mail(receipt, notice, sender or UNKNOWN_SENDER)
     plans = plan(parsed, choice.provider, record, deps)
+    checkpoint("inbound", "plan")
     if dry_run:
         return Outcome(receipt.message_id, "planned", provider=choice.provider, plans=plans)
     if all(item.provider_id is None for item in plans):
@@ -215,6 +222,7 @@ def run(
     outcomes = [process_mail(receipt, deps) for receipt in read_receipts(event)]
     for outcome in outcomes:
         on_outcome(outcome)
+        checkpoint("inbound", "report")
     return outcomes
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sesflow.faults import checkpoint
 from sesflow.netbox.circuits import find_circuit_ids, find_provider_id
 from sesflow.netbox.client import NetBoxClient, Params
 from sesflow.netbox.notices import PLUGIN, SUBJECT_LIMIT, ImpactTarget, NoticesApi
@@ -102,9 +103,11 @@ def apply_plan(state: NetBoxState, plan: MaintenancePlan, mail: StoredMail) -> A
         _store_mail(state, applied, mail)
         return applied
     applied, current = _ensure_maintenance(state, plan)
+    checkpoint("inbound", "write_maintenance")
     assert applied.maintenance_id is not None
     if current.status not in CLOSED:
         _write_impacts(state, applied, plan)
+        checkpoint("inbound", "write_impacts")
     _record_unknown_circuits(state, applied, plan)
     final: dict[str, Any] = {}
     if current.status != plan.status:
@@ -114,7 +117,9 @@ def apply_plan(state: NetBoxState, plan: MaintenancePlan, mail: StoredMail) -> A
     if final:
         state.api.update_maintenance(applied.maintenance_id, final)
         applied.changed.append("status" if "status" in final else "marker")
+    checkpoint("inbound", "final_status")
     _store_mail(state, applied, mail)  # last: a stored mail means the plan is fully applied
+    checkpoint("inbound", "store_mail")
     return applied
 
 
@@ -226,8 +231,16 @@ def _store_mail(state: NetBoxState, applied: Applied, mail: StoredMail) -> None:
 
 
 def _same_mail(item: Mapping[str, Any], subject: str, mail: StoredMail) -> bool:
+    # The body too: a provider may send one notice per circuit in the same second, whose subjects differ
+    # only past the plugin's 100 characters.
     return (
         item.get("subject") == subject
         and str(item.get("email_from", "")).lower() == mail.sender.lower()
         and datetime.fromisoformat(item["email_received"]) == mail.received
+        and _text(item.get("email_body")) == _text(mail.body)
     )
+
+
+def _text(value: object) -> str:
+    """Text as NetBox keeps it: stripped, line endings as LF."""
+    return str(value or "").replace("\r\n", "\n").strip()

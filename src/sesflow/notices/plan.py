@@ -200,7 +200,13 @@ def plan_maintenance(
     if action is Action.STALE:
         window = (parsed.start, parsed.end)
         same = next((item for item in known if (item.start, item.end) == window), None)
-        if same is not None:
+        if same is not None and same.applied() == (parsed.sequence, parsed.stamp):
+            # This notice's own window, filed as history by a run that died before storing the mail (so
+            # maybe without its impacts or final status): finish it, as history.
+            action, existing_id, existing = Action.UPDATE, same.id, same
+            if status not in CLOSED:
+                status = str(MaintenanceStatus.RE_SCHEDULED)
+        elif same is not None:
             existing_id = same.id  # the mail belongs with the window it describes
         else:
             # Delivered out of order: file the window as it would have ended had the mails come in order —

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from sesflow.aws.clients import default_clients
 from sesflow.config import tracking_settings
+from sesflow.faults import checkpoint
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.errors import NetBoxNotFound
 from sesflow.netbox.notices import PLUGIN, NoticesApi
@@ -243,6 +244,7 @@ def track_observation(
         return tracked("busy", "another run is applying this event", retry=True)
     try:
         ledger = record(event, observation, where, deps.table)
+        checkpoint("tracking", "record")
         try:
             notification = deps.netbox.read(notification_id)
         except NetBoxNotFound:
@@ -256,6 +258,7 @@ def track_observation(
             deps.table.release(identity)
             return tracked(decision.verdict, decision.detail, decision, retry=True)
         deps.netbox.apply(notification, decision.actions)
+        checkpoint("tracking", "apply")
         deps.table.finish(identity)
     except Exception:
         # Give the event back at once so the redelivery need not wait for the lease (as a replay).
@@ -276,6 +279,7 @@ def track(event: SesEvent, deps: TrackingDeps) -> list[Tracked]:
     send_shown = deps.claims.shows_send(notification_id, event.message_id)
     if event.notification_id is not None:
         deps.claims.record_send_evidence(notification_id, event.message_id, event.tags)
+        checkpoint("tracking", "evidence")
     return [
         track_observation(event, observation, where, send_shown, deps) for observation in event.observations
     ]

@@ -30,6 +30,7 @@ from sesflow.aws.ses import PermanentSendError, SesSender, account_send_rate
 from sesflow.aws.sns import Publisher
 from sesflow.aws.store import ObjectStore
 from sesflow.config import RelaySettings, relay_settings
+from sesflow.faults import checkpoint
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.relay.compose import Link, clean_header, compose
 from sesflow.relay.gate import Refusal, check_gate, envelope_addresses, split_by_domain
@@ -183,6 +184,7 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
     """One mail through the steps; the first step that decides the outcome ends it."""
     settings = deps.settings
     mail = load(location, deps)
+    checkpoint("relay", "load")
     if mail is None:
         kept = QUARANTINE_PREFIX + location.message_id
         if deps.store.exists(location.bucket, kept):  # a retry after the quarantine step
@@ -191,11 +193,13 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
     subject = clean_header(mail.header("Subject") or "")
 
     gate = check_gate(mail, allowed_senders=settings.allowed_senders, relay_spam=settings.relay_spam)
+    checkpoint("relay", "gate")
     if gate.refusal is not None:
         kept_at = quarantine(location, deps) if gate.quarantine else location.key
         return Refused(location, gate.refusal, gate.detail, gate.sender, subject, kept_at)
 
     found = find_recipients(mail, marker=settings.recipients_marker, max_recipients=settings.max_recipients)
+    checkpoint("relay", "recipients")
     if isinstance(found, RecipientsRefused):
         return Refused(location, found.reason, found.detail, gate.sender, subject, location.key)
     sendable, unsendable = envelope_addresses(found.addresses)
@@ -215,7 +219,9 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
         source_key=location.key,
         max_inline_bytes=settings.inline_image_max_bytes,
     )
+    checkpoint("relay", "store_attachments")
     links = sign_links(offloaded, deps)
+    checkpoint("relay", "sign_links")
     message = compose(
         sender=settings.sender_email,
         reply_to=gate.sender,
@@ -228,6 +234,7 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
         inline_parts=offloaded.kept_inline,
         now=deps.clock(),
     )
+    checkpoint("relay", "compose")
     try:
         chunks = send_in_chunks(
             message.as_bytes(),
@@ -241,6 +248,7 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
         )
     except PermanentSendError as error:
         return Refused(location, "ses_rejected", str(error), gate.sender, subject, location.key)
+    checkpoint("relay", "send")
     return Relayed(
         location,
         tuple(recipients),
@@ -349,6 +357,7 @@ def process_message(body: str, deps: RelayDeps) -> list[Outcome]:
     for location in locations:
         outcome = relay_mail(location, deps)
         report(outcome, deps)
+        checkpoint("relay", "report")
         outcomes.append(outcome)
     return outcomes
 

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 from sesflow.aws.ses import SesSender, UncertainSendError
+from sesflow.faults import checkpoint
 from sesflow.mail.addresses import chunk_recipients
 from sesflow.relay.records import MailLocation
 
@@ -62,6 +63,7 @@ def send_in_chunks(
         except UncertainSendError as error:
             # Resending could deliver it twice: keep the record, and let a person decide from the notice.
             return {"message_id": "", "uncertain": str(error)}
+        checkpoint("relay", "ses_accepted")  # SES took the chunk; the record is not written yet
         return {"message_id": sent.message_id}
 
     send_chunk_once: Callable[..., dict[str, Any]] = idempotent_function(
@@ -75,6 +77,7 @@ def send_in_chunks(
     for number, group in enumerate(chunk_recipients(list(recipients)), start=1):
         chunk = {"key": location.key, "etag": location.etag, "number": number, "recipients": group}
         outcome = send_chunk_once(chunk=chunk)
+        checkpoint("relay", "chunk_recorded")
         results.append(SentChunk(number, outcome["message_id"], tuple(group), outcome.get("uncertain", "")))
     return results
 

@@ -1,0 +1,216 @@
+"""The SMTP peer's side of the campaign: a TCP fault proxy between an SMTP client and the ingress, and a
+client that sends one mail per connection and tries again when it did not see its 250.
+
+Besides the TCP faults of `tests.harness.fault_proxy` (a reset at once or after the first bytes, a delay, a
+black hole), this proxy can lose the answer to DATA: everything the client sends reaches the ingress, and
+once the whole mail is through, the ingress's next answer (its 250 with the SES message id) is withheld and
+the client gets a reset. The ingress has stored the mail; the client, rightly, sends it again. That is
+SMTP's at-least-once delivery, and the campaign counts those second copies instead of hiding them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sesflow.local.ports import LOOPBACK
+
+from ..harness.fault_proxy import BLACK_HOLE, DELAY, FORWARD, RESET, RESET_AFTER_FORWARD, pipe, reset
+from .conftest import SMTP_PASSWORD, SMTP_USER, crlf
+
+#: The whole mail reached the ingress; its answer to DATA is withheld and the client reset.
+ANSWER_LOST = "answer_lost"
+SMTP_FAULTS = frozenset({RESET, RESET_AFTER_FORWARD, DELAY, BLACK_HOLE, ANSWER_LOST})
+
+
+class SmtpFaultProxy:
+    """Per connection: forward, or one fault drawn from `rates` (seeded)."""
+
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        rates: Mapping[str, float],
+        *,
+        seed: int = 0,
+        delay_seconds: float = 1.0,
+        hold_seconds: float = 8.0,
+    ) -> None:
+        unknown = set(rates) - SMTP_FAULTS
+        if unknown or sum(rates.values()) > 1.0:
+            raise ValueError(f"bad SMTP fault rates: {dict(rates)}")
+        self.upstream = upstream
+        self.rates = dict(rates)
+        self.delay_seconds = delay_seconds
+        self.hold_seconds = hold_seconds
+        self.fired: Counter[str] = Counter()
+        #: how many bytes of the client's must pass before its answer can be lost (the mail's size)
+        self.upload_bytes = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = socket.create_server((LOOPBACK, 0))
+        self.port: int = self._server.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, name=f"smtp-proxy-{self.port}", daemon=True)
+
+    def start(self) -> SmtpFaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        self._thread.join(timeout=5)
+
+    def _draw(self) -> str:
+        with self._lock:
+            roll = self._random.random()
+            fault = FORWARD
+            for name, rate in sorted(self.rates.items()):
+                if roll < rate:
+                    fault = name
+                    break
+                roll -= rate
+            self.fired[fault] += 1
+        return fault
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._guarded, args=(client,), daemon=True).start()
+
+    def _guarded(self, client: socket.socket) -> None:
+        # A peer that vanishes mid-exchange is part of the game here, not an error of the proxy.
+        with client, contextlib.suppress(OSError):
+            self._serve(client, self._draw())
+
+    def _serve(self, client: socket.socket, fault: str) -> None:
+        if fault == RESET:
+            reset(client)
+            return
+        if fault == BLACK_HOLE:
+            self._stopping.wait(self.hold_seconds)
+            return
+        if fault == DELAY:
+            time.sleep(self.delay_seconds)
+        with socket.create_connection(self.upstream, timeout=60) as upstream:
+            if fault == ANSWER_LOST:
+                self._lose_answer(client, upstream)
+                return
+            done = threading.Event()
+            back = threading.Thread(target=pipe, args=(upstream, client, None, done), daemon=True)
+            back.start()
+            pipe(client, upstream, 1 if fault == RESET_AFTER_FORWARD else None, done)
+            if fault == RESET_AFTER_FORWARD:
+                time.sleep(0.2)
+                reset(client)
+            done.set()
+            back.join(timeout=5)
+
+    def _lose_answer(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Both ways as usual until the client has sent the whole mail; then the ingress's next answer is
+        read and dropped, and the client reset."""
+        sent = 0
+        uploaded = threading.Event()
+        done = threading.Event()
+
+        def forward_up() -> None:
+            nonlocal sent
+            client.settimeout(0.5)
+            while not done.is_set():
+                try:
+                    data = client.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                upstream.sendall(data)
+                sent += len(data)
+                if sent >= self.upload_bytes:
+                    uploaded.set()
+            done.set()
+
+        up = threading.Thread(target=forward_up, daemon=True)
+        up.start()
+        upstream.settimeout(0.5)
+        while not done.is_set():
+            try:
+                data = upstream.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                break
+            if uploaded.is_set():
+                break  # the answer to DATA: lost
+            client.sendall(data)
+        done.set()
+        reset(client)
+        up.join(timeout=5)
+
+
+@dataclass
+class SmtpClientLog:
+    """What the clients saw: mails accepted (with the id the ingress answered), attempts and failures."""
+
+    accepted: dict[int, str] = field(default_factory=dict)  # mail number → SES message id
+    attempts: Counter[int] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+def send_mail(
+    number: int,
+    host: str,
+    port: int,
+    cert: Path,
+    raw: bytes,
+    mail_from: str,
+    recipients: list[str],
+    log: SmtpClientLog,
+    *,
+    timeout: float = 5.0,
+    attempts: int = 10,
+) -> str | None:
+    """Send until a 250 comes back (each try on a new connection), as a mail server's queue would."""
+    body = crlf(raw)
+    for _ in range(attempts):
+        log.attempts[number] += 1
+        client: smtplib.SMTP | None = None
+        try:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+            client.starttls(context=ssl.create_default_context(cafile=str(cert)))
+            client.ehlo()
+            client.login(SMTP_USER, SMTP_PASSWORD)
+            code, answer = client.mail(mail_from)
+            for recipient in recipients if code == 250 else ():
+                code, answer = client.rcpt(recipient)
+            if code == 250:
+                code, answer = client.data(body)
+            if code == 250:
+                message_id = answer.decode().split()[-1]
+                log.accepted[number] = message_id
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    client.quit()
+                return message_id
+            log.failures[f"{code}"] += 1
+        except (smtplib.SMTPException, OSError) as error:
+            log.failures[type(error).__name__] += 1
+        finally:
+            if client is not None:
+                client.close()
+        time.sleep(0.1)
+    return None

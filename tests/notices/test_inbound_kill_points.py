@@ -1,0 +1,92 @@
+"""Inbound killed after each of its named steps (`sesflow.faults`), then invoked again with the same event as
+Lambda's retry does: NetBox ends up exactly as after one run that was never killed — also for a notice that
+arrives late and is filed as history (its retry once found the half-written window "stale" and left it
+TENTATIVE, without its impacts)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sesflow import faults
+from sesflow.local.netbox import RunningNetBox
+from sesflow.local.netbox.seed import corpus_seed, seed_netbox
+from sesflow.netbox.client import NetBoxClient
+from sesflow.netbox.notices import PLUGIN
+from sesflow.notices.parser import provider_organizers
+
+from .conftest import CORPUS, Inbox, corpus_path
+
+pytestmark = [pytest.mark.netbox, pytest.mark.integration]
+
+STEPS = ("load", "plan", "write_maintenance", "write_impacts", "final_status", "store_mail", "report")
+#: colt3 announces a window; colt5 (a later notice) moves it; colt4, older than colt5, comes last.
+IN_TIME, LATE = ("colt3.eml",), ("colt3.eml", "colt5.eml", "colt4.eml")
+
+
+@pytest.fixture(autouse=True)
+def no_kills(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv(faults.KILL_AT, raising=False)
+    faults.reset()
+    yield
+    faults.reset()
+
+
+def objects(client: NetBoxClient) -> Counter[tuple[Any, ...]]:
+    """Maintenances, impacts and stored mails, keyed by window (no database ids)."""
+    cids = {int(c["id"]): c["cid"] for c in client.iterate("/api/circuits/circuits/")}
+    found = {int(m["id"]): m for m in client.iterate(f"{PLUGIN}/maintenance/")}
+
+    def window(maintenance_id: Any) -> tuple[str, str, str] | None:
+        if maintenance_id is None:
+            return None
+        item = found[int(maintenance_id["id"] if isinstance(maintenance_id, dict) else maintenance_id)]
+        return item["name"], item["start"], item["end"]
+
+    items: Counter[tuple[Any, ...]] = Counter()
+    for item in found.values():
+        items[("maintenance", window(item["id"]), item["status"], window(item.get("replaces")))] += 1
+    for impact in client.iterate(f"{PLUGIN}/impact/"):
+        target = cids.get(int(impact["target_object_id"]))
+        items[("impact", window(impact["event_object_id"]), target, impact["impact"])] += 1
+    for mail in client.iterate(f"{PLUGIN}/eventnotification/"):
+        items[("mail", window(mail["event_object_id"]), mail["subject"])] += 1
+    return items
+
+
+def deliver_all(inbox: Inbox, names: tuple[str, ...], *, kill_last_at: str | None = None) -> None:
+    source = provider_organizers()["colt"]
+    for number, name in enumerate(names):
+        raw = corpus_path("colt", name).read_bytes()
+        if kill_last_at is not None and number == len(names) - 1:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv(faults.KILL_AT, f"inbound.{kill_last_at}")
+                faults.reset()
+                with pytest.raises(faults.Killed):
+                    inbox.deliver(raw, source=source)
+                assert faults.kills() == {f"inbound.{kill_last_at}": 1}
+            faults.reset()
+            inbox.counter -= 1  # Lambda's retry: the same event again
+        assert inbox.deliver(raw, source=source).result == "applied"
+
+
+@pytest.mark.parametrize("names", [IN_TIME, LATE], ids=["in-time", "late"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_retry_after_a_kill_at_any_step_leaves_netbox_as_one_clean_run(
+    make_inbox: Any,
+    clean_netbox: RunningNetBox,
+    nb_client: NetBoxClient,
+    names: tuple[str, ...],
+    step: str,
+) -> None:
+    deliver_all(make_inbox(), names)
+    clean = objects(nb_client)
+    assert clean[next(iter(clean))] >= 1
+
+    clean_netbox.reset()
+    seed_netbox(nb_client, corpus_seed(CORPUS))
+    deliver_all(make_inbox(), names, kill_last_at=step)
+    assert objects(nb_client) == clean
