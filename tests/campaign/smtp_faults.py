@@ -11,7 +11,6 @@ SMTP's at-least-once delivery, and the campaign counts those second copies inste
 from __future__ import annotations
 
 import contextlib
-import random
 import smtplib
 import socket
 import ssl
@@ -22,18 +21,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sesflow.local.ports import LOOPBACK
-
-from ..harness.fault_proxy import BLACK_HOLE, DELAY, FORWARD, RESET, RESET_AFTER_FORWARD, pipe, reset
+from ..harness.fault_proxy import TCP_FAULTS, FaultPlan, FaultProxy, reset
 from .conftest import SMTP_PASSWORD, SMTP_USER, crlf
 
 #: The whole mail reached the ingress; its answer to DATA is withheld and the client reset.
 ANSWER_LOST = "answer_lost"
-SMTP_FAULTS = frozenset({RESET, RESET_AFTER_FORWARD, DELAY, BLACK_HOLE, ANSWER_LOST})
 
 
-class SmtpFaultProxy:
-    """Per connection: forward, or one fault drawn from `rates` (seeded)."""
+class SmtpFaultProxy(FaultProxy):
+    """The campaign's TCP fault proxy (per connection: forward, or one fault drawn from `rates`, seeded),
+    with one more fault: the answer to DATA lost."""
+
+    tcp_faults = TCP_FAULTS | {ANSWER_LOST}
 
     def __init__(
         self,
@@ -44,81 +43,17 @@ class SmtpFaultProxy:
         delay_seconds: float = 1.0,
         hold_seconds: float = 8.0,
     ) -> None:
-        unknown = set(rates) - SMTP_FAULTS
-        if unknown or sum(rates.values()) > 1.0:
-            raise ValueError(f"bad SMTP fault rates: {dict(rates)}")
-        self.upstream = upstream
-        self.rates = dict(rates)
-        self.delay_seconds = delay_seconds
-        self.hold_seconds = hold_seconds
-        self.fired: Counter[str] = Counter()
+        plan = FaultPlan(rates, seed=seed, delay_seconds=delay_seconds, hold_seconds=hold_seconds)
+        super().__init__(upstream, plan, mode="tcp")
         #: how many bytes of the client's must pass before its answer can be lost (the mail's size)
         self.upload_bytes = 0
-        self._random = random.Random(seed)
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = socket.create_server((LOOPBACK, 0))
-        self.port: int = self._server.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept, name=f"smtp-proxy-{self.port}", daemon=True)
 
-    def start(self) -> SmtpFaultProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._server.shutdown(socket.SHUT_RDWR)
-        self._server.close()
-        self._thread.join(timeout=5)
-
-    def _draw(self) -> str:
-        with self._lock:
-            roll = self._random.random()
-            fault = FORWARD
-            for name, rate in sorted(self.rates.items()):
-                if roll < rate:
-                    fault = name
-                    break
-                roll -= rate
-            self.fired[fault] += 1
-        return fault
-
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._guarded, args=(client,), daemon=True).start()
-
-    def _guarded(self, client: socket.socket) -> None:
-        # A peer that vanishes mid-exchange is part of the game here, not an error of the proxy.
-        with client, contextlib.suppress(OSError):
-            self._serve(client, self._draw())
-
-    def _serve(self, client: socket.socket, fault: str) -> None:
-        if fault == RESET:
-            reset(client)
+    def _serve_tcp_fault(self, client: socket.socket, fault: str) -> None:
+        if fault != ANSWER_LOST:
+            super()._serve_tcp_fault(client, fault)
             return
-        if fault == BLACK_HOLE:
-            self._stopping.wait(self.hold_seconds)
-            return
-        if fault == DELAY:
-            time.sleep(self.delay_seconds)
         with socket.create_connection(self.upstream, timeout=60) as upstream:
-            if fault == ANSWER_LOST:
-                self._lose_answer(client, upstream)
-                return
-            done = threading.Event()
-            back = threading.Thread(target=pipe, args=(upstream, client, None, done), daemon=True)
-            back.start()
-            pipe(client, upstream, 1 if fault == RESET_AFTER_FORWARD else None, done)
-            if fault == RESET_AFTER_FORWARD:
-                time.sleep(0.2)
-                reset(client)
-            done.set()
-            back.join(timeout=5)
+            self._lose_answer(client, upstream)
 
     def _lose_answer(self, client: socket.socket, upstream: socket.socket) -> None:
         """Both ways as usual until the client has sent the whole mail; then the ingress's next answer is

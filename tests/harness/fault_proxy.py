@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from sesflow.local.ports import LOOPBACK
 
@@ -75,8 +75,11 @@ class FaultPlan:
 class FaultProxy:
     """Listens on a free loopback port and passes traffic to `upstream` (host, port) through the plan."""
 
+    #: the faults TCP mode knows (a subclass that serves one more extends it)
+    tcp_faults: ClassVar[frozenset[str]] = TCP_FAULTS
+
     def __init__(self, upstream: tuple[str, int], plan: FaultPlan | None = None, mode: Mode = "http") -> None:
-        allowed = HTTP_FAULTS if mode == "http" else TCP_FAULTS
+        allowed = HTTP_FAULTS if mode == "http" else self.tcp_faults
         plan = plan or FaultPlan()
         unknown = set(plan.rates) - allowed
         if unknown:
@@ -187,7 +190,9 @@ class FaultProxy:
     # --- TCP ----------------------------------------------------------------------------------------------
 
     def _serve_tcp(self, client: socket.socket) -> None:
-        fault = self._decide()
+        self._serve_tcp_fault(client, self._decide())
+
+    def _serve_tcp_fault(self, client: socket.socket, fault: str) -> None:
         if fault == RESET:
             reset(client)
             return
