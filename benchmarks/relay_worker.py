@@ -130,7 +130,7 @@ def relay(job: dict[str, Any]) -> dict[str, Any]:
     from sesflow.aws.sns import Publisher
     from sesflow.aws.store import ObjectStore
     from sesflow.config import Flow, load_settings
-    from sesflow.relay.distribute import RelayDeps, Relayed, freeze_wiring, process_message
+    from sesflow.relay.distribute import RelayDeps, Relayed, freeze_wiring, process_message, relay_attempts
     from sesflow.relay.links import LinkSigner
 
     settings = load_settings(Flow.RELAY, job["settings"])
@@ -151,6 +151,7 @@ def relay(job: dict[str, Any]) -> dict[str, Any]:
         persistence=DynamoDBPersistenceLayer(
             table_name=settings.common.idempotency_table, boto3_client=aws.dynamodb
         ),
+        attempts=relay_attempts(settings.common.idempotency_table, aws),
     )
     freeze_wiring()  # as the Lambda handler does once its deps are wired
     steps: dict[str, float] = {}

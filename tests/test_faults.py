@@ -230,17 +230,13 @@ def test_relay_killed_after_a_step_sends_each_chunk_once_on_redelivery(
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: a worker killed between SES's answer and the chunk's record sends the chunk again once "
-    "the record's in-progress expiry (the Lambda context's remaining time) has passed",
-)
 def test_relay_killed_between_ses_answer_and_record_does_not_send_twice(
     world: RelayWorld,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sesflow.local.lambda_context import LocalLambdaContext
     from sesflow.relay.distribute import process_batch
+    from sesflow.relay.send import STOPPED_AFTER_ASKING
 
     body = world.s3_event(world.put_mail(device_mail("ops@plant.example.com")))
     kill_at(monkeypatch, "relay.ses_accepted")
@@ -252,3 +248,35 @@ def test_relay_killed_between_ses_answer_and_record_does_not_send_twice(
     answer = process_batch(world.sqs_event(body), LocalLambdaContext.start("relay", 30), world.deps)
     assert answer["batchItemFailures"] == []
     assert len(world.sent()) == 1
+    [notice] = world.fallback_notices()
+    assert notice["reason"] == "ses_answer_lost"
+    assert STOPPED_AFTER_ASKING in notice["detail"]
+    assert sorted(notice["addresses"]) == sorted(world.sent()[0].destinations)
+
+
+@pytest.mark.integration
+def test_relay_chunk_ses_refused_is_sent_by_the_retry(
+    world: RelayWorld,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chunk SES answered it did not take (throttled past the sender's attempts) leaves no mark: the
+    redelivery sends it, once, with no fallback notice."""
+    from sesflow.aws.ses import TransientSendError
+
+    body = world.s3_event(world.put_mail(device_mail("ops@plant.example.com")))
+    real_send = world.deps.sender.send_raw
+    refusals = [TransientSendError("SES Throttling: Maximum sending rate exceeded.", code="Throttling")]
+
+    def throttled_once(raw: bytes, **kwargs: Any) -> Any:
+        if refusals:
+            raise refusals.pop()
+        return real_send(raw, **kwargs)
+
+    monkeypatch.setattr(world.deps.sender, "send_raw", throttled_once)
+    with pytest.raises(TransientSendError):
+        process_message(body, world.deps)
+    assert world.sent() == []
+    [outcome] = process_message(body, world.deps)  # SQS hands the message back
+    assert isinstance(outcome, Relayed)
+    assert len(world.sent()) == 1
+    assert world.fallback_notices() == []

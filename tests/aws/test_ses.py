@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -37,6 +39,12 @@ NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 def fixed_rate(_: object) -> float:
     return 1000.0
+
+
+def clients_at(endpoint_url: str, config: Config | None = None) -> AwsClients:
+    """Clients for a bare local endpoint, with the region and keys SES's signer needs."""
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    return AwsClients(session, endpoint_url=endpoint_url, config=config)
 
 
 @pytest.fixture
@@ -231,7 +239,7 @@ class SilentServer:
 def test_a_lost_answer_is_uncertain_and_never_resent() -> None:
     server = SilentServer()
     try:
-        clients = AwsClients(endpoint_url=f"http://127.0.0.1:{server.port}", config=Config(read_timeout=0.5))
+        clients = clients_at(f"http://127.0.0.1:{server.port}", Config(read_timeout=0.5))
         with pytest.raises(UncertainSendError) as caught:
             SesSender(clients.sesv2, rate_source=fixed_rate, sleep=lambda _: None).send_raw(
                 RAW, from_address=SENDER, recipients=["a@customer.example"]
@@ -240,6 +248,46 @@ def test_a_lost_answer_is_uncertain_and_never_resent() -> None:
         assert server.requests == 1  # neither botocore nor the sender repeated a request SES may have taken
     finally:
         server.close()
+
+
+class GatewayAnswer(BaseHTTPRequestHandler):
+    """A gateway in front of SES answering with its own status and an HTML page, as load balancers do."""
+
+    status: ClassVar[int] = 502
+    requests: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).requests.append(self.path)
+        page = f"<html><body><h1>{self.status}</h1></body></html>".encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "uncertain"), [(502, True), (504, True), (503, False), (500, False)])
+def test_a_gateway_answering_for_ses_is_uncertain_and_never_resent(status: int, uncertain: bool) -> None:
+    """502/504 come from something between us and SES that may have passed the request on: SES may have taken
+    it. 500/503 without an SES code are still SES (or its front) refusing before sending: retried."""
+    GatewayAnswer.status, GatewayAnswer.requests = status, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), GatewayAnswer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        clients = clients_at(f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(TransientSendError) as caught:
+            SesSender(clients.sesv2, rate_source=fixed_rate, attempts=3, sleep=lambda _: None).send_raw(
+                RAW, from_address=SENDER, recipients=["a@customer.example"]
+            )
+        assert caught.value.uncertain is uncertain
+        assert len(GatewayAnswer.requests) == (1 if uncertain else 3)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_throttling_is_retried_by_the_sender_with_backoff_and_sent_once(ses: AwsClients) -> None:

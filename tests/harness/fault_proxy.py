@@ -33,16 +33,33 @@ FORWARD = "forward"
 HTTP_500, HTTP_503, HTTP_429 = "http_500", "http_503", "http_429"
 #: forwarded, then the answer is replaced by a 500: the dependency did the work, the client cannot know
 LOST_ANSWER = "lost_answer"
+#: forwarded, then the answer is replaced by a gateway's 502 (no error code of the dependency's own)
+BAD_GATEWAY_AFTER_FORWARD = "bad_gateway_after_forward"
 RESET = "reset"  # a TCP RST before anything reaches the upstream
 RESET_AFTER_FORWARD = "reset_after_forward"  # the upstream acted, the client sees a reset
 DELAY = "delay"
 BLACK_HOLE = "black_hole"
 
 HTTP_FAULTS = frozenset(
-    {HTTP_500, HTTP_503, HTTP_429, LOST_ANSWER, RESET, RESET_AFTER_FORWARD, DELAY, BLACK_HOLE}
+    {
+        HTTP_500,
+        HTTP_503,
+        HTTP_429,
+        LOST_ANSWER,
+        BAD_GATEWAY_AFTER_FORWARD,
+        RESET,
+        RESET_AFTER_FORWARD,
+        DELAY,
+        BLACK_HOLE,
+    }
 )
 TCP_FAULTS = frozenset({RESET, RESET_AFTER_FORWARD, DELAY, BLACK_HOLE})
-_REASONS = {500: "Internal Server Error", 503: "Service Unavailable", 429: "Too Many Requests"}
+_REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    429: "Too Many Requests",
+}
 
 
 @dataclass
@@ -165,6 +182,8 @@ class FaultProxy:
         answer = self._forward_http(request)
         if fault == LOST_ANSWER:
             client.sendall(self._answer(500))
+        elif fault == BAD_GATEWAY_AFTER_FORWARD:
+            client.sendall(self._answer(502))
         elif fault == RESET_AFTER_FORWARD:
             reset(client)
         else:

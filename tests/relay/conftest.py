@@ -21,7 +21,7 @@ from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, RelaySettings, load_settings
 from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.seaweedfs import SeaweedS3
-from sesflow.relay.distribute import RelayDeps
+from sesflow.relay.distribute import RelayDeps, relay_attempts
 from sesflow.relay.links import LinkSigner
 from sesflow.resources import RESOURCES
 
@@ -154,6 +154,7 @@ def world(aws: AwsClients, seaweed: SeaweedS3) -> Iterator[RelayWorld]:
         sender=SesSender(aws.sesv2, rate_source=lambda _: 1000.0),
         publisher=Publisher(aws.sns),
         persistence=DynamoDBPersistenceLayer(table_name=TABLE, boto3_client=aws.dynamodb),
+        attempts=relay_attempts(TABLE, aws),
     )
     yield RelayWorld(deps, aws, s3, queue, incoming, attachments)
     for bucket in (incoming, attachments):

@@ -14,8 +14,9 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.config import Config
 
+from sesflow import faults
 from sesflow.aws.clients import AwsClients
-from sesflow.aws.ses import SesSender
+from sesflow.aws.ses import UNCERTAIN_CODE, SesSender, UncertainSendError
 from sesflow.relay.distribute import Refused, Relayed, Skipped, process_batch, process_message
 
 from ..harness.aws_faults import fail_sends
@@ -155,19 +156,70 @@ class CrashAfter:
             raise RuntimeError("worker killed")
 
 
-def test_crash_after_chunk_one_of_three_sends_each_chunk_once(world: RelayWorld) -> None:
+def test_crash_after_chunk_one_of_three_sends_each_chunk_once(
+    world: RelayWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
     recipients = ", ".join(f"user{n}@plant.example.com" for n in range(120))
     body = world.s3_event(world.put_mail(device_mail(recipients)))
-    crash = CrashAfter(world, allowed=1)
-    with pytest.raises(RuntimeError, match="worker killed"):
+    monkeypatch.setenv(faults.KILL_AT, "relay.chunk_recorded")  # the worker dies once chunk 1 is recorded
+    faults.reset()
+    with pytest.raises(faults.Killed):
         process_message(body, world.deps)
     assert len(world.sent()) == 1
-    crash.allowed = 10**6
+    monkeypatch.delenv(faults.KILL_AT)
+    faults.reset()
     [outcome] = process_message(body, world.deps)
     assert isinstance(outcome, Relayed)
     sends = world.sent()
     assert [len(send.destinations) for send in sends] == [50, 50, 20]
     assert len({address for send in sends for address in send.destinations}) == 120
+    assert world.fallback_notices() == []
+
+
+def test_an_error_inside_the_ses_call_leaves_the_chunk_unsent_again_and_announced(world: RelayWorld) -> None:
+    """An error that is not an answer from SES (here raised as the request is built) cannot tell whether
+    SES took the chunk: the retry announces it on the fallback topic rather than risk a second copy."""
+    recipients = ", ".join(f"user{n}@plant.example.com" for n in range(120))
+    body = world.s3_event(world.put_mail(device_mail(recipients)))
+    crash = CrashAfter(world, allowed=1)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        process_message(body, world.deps)
+    crash.allowed = 10**6
+    [outcome] = process_message(body, world.deps)
+    assert isinstance(outcome, Relayed)
+    assert [len(send.destinations) for send in world.sent()] == [50, 20]
+    assert [chunk.number for chunk in outcome.chunks if chunk.uncertain] == [2]
+    [notice] = world.fallback_notices()
+    assert notice["reason"] == "ses_answer_lost" and notice["addresses_total"] == 50
+
+
+def test_each_chunk_with_a_lost_answer_is_announced_with_its_own_recipients(
+    world: RelayWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipients = ", ".join(f"user{n}@plant.example.com" for n in range(120))
+    body = world.s3_event(world.put_mail(device_mail(recipients)))
+    real_send = world.deps.sender.send_raw
+    calls = [0]
+
+    def first_two_answers_lost(raw: bytes, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= 2:
+            raise UncertainSendError("SES answer lost: Connection was closed", code=UNCERTAIN_CODE)
+        return real_send(raw, **kwargs)
+
+    monkeypatch.setattr(world.deps.sender, "send_raw", first_two_answers_lost)
+    [outcome] = process_message(body, world.deps)
+    [outcome_again] = process_message(body, world.deps)  # a redelivery announces nothing more
+    assert isinstance(outcome, Relayed) and outcome_again == outcome
+    assert [len(send.destinations) for send in world.sent()] == [20]
+    notices = sorted(world.fallback_notices(), key=lambda notice: int(notice["chunk"]))
+    assert [(notice["reason"], notice["chunk"]) for notice in notices] == [
+        ("ses_answer_lost", 1),
+        ("ses_answer_lost", 2),
+    ]
+    assert notices[0]["addresses_total"] == notices[1]["addresses_total"] == 50
+    assert notices[0]["addresses"][0] == "user0@plant.example.com"
+    assert notices[1]["addresses"][0] == "user50@plant.example.com"
 
 
 def test_throttled_send_is_retried_by_the_client_and_sent_once(world: RelayWorld) -> None:

@@ -52,6 +52,9 @@ _TRANSIENT_CODES: Final = frozenset(
 _NOT_SENT_TRANSPORT = (EndpointConnectionError, ConnectTimeoutError)
 #: The request went out and the answer was lost: SES may have taken the message.
 _UNCERTAIN_TRANSPORT = (ReadTimeoutError, ConnectionClosedError)
+#: A gateway between us and SES answered for it (bad gateway, gateway timeout): the request may have reached
+#: SES, which may have taken the message. SES's own errors carry one of its codes instead.
+_GATEWAY_GAVE_UP: Final = frozenset({502, 504})
 #: The code of an UncertainSendError (a lost answer).
 UNCERTAIN_CODE: Final = "ConnectionError"
 #: Attempts per message: SendEmail has no idempotency token, so only failures where SES surely did not take
@@ -101,6 +104,8 @@ def classify(error: Exception) -> SendError:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", str(error))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        if status in _GATEWAY_GAVE_UP and code not in _TRANSIENT_CODES:
+            return UncertainSendError(f"SES answer lost: HTTP {status} {message}", code=UNCERTAIN_CODE)
         if code in _TRANSIENT_CODES or status >= 500 or status == 429:
             return TransientSendError(f"SES {code}: {message}", code=code)
         return PermanentSendError(f"SES {code}: {message}", code=code)

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from botocore.exceptions import ClientError
 
+from sesflow.aws.attempts import SendAttempts
 from sesflow.aws.clients import AwsClients, default_clients
 from sesflow.aws.ses import PermanentSendError, SesSender, account_send_rate
 from sesflow.aws.sns import Publisher
@@ -97,6 +98,7 @@ class RelayDeps:
     sender: SesSender
     publisher: Publisher
     persistence: BasePersistenceLayer
+    attempts: SendAttempts
     idempotency: IdempotencyConfig = field(default_factory=idempotency_config)
     clock: Callable[[], datetime] = utc_now
 
@@ -117,7 +119,12 @@ def deps_from(settings: RelaySettings, clients: AwsClients, signing: AwsClients 
         persistence=DynamoDBPersistenceLayer(
             table_name=settings.common.idempotency_table, boto3_client=clients.dynamodb
         ),
+        attempts=relay_attempts(settings.common.idempotency_table, clients),
     )
+
+
+def relay_attempts(table_name: str, clients: AwsClients) -> SendAttempts:
+    return SendAttempts(table_name, clients.dynamodb, prefix="relay-asked")
 
 
 def _signing_clients(settings: RelaySettings) -> AwsClients | None:
@@ -245,6 +252,7 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
             configuration_set=settings.configuration_set,
             persistence=deps.persistence,
             config=deps.idempotency,
+            attempts=deps.attempts,
         )
     except PermanentSendError as error:
         return Refused(location, "ses_rejected", str(error), gate.sender, subject, location.key)
@@ -267,21 +275,7 @@ def report(outcome: Outcome, deps: RelayDeps) -> None:
         return
     location = outcome.location
     if isinstance(outcome, Relayed):
-        metrics.add_metric(name="Relayed", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="Attachments", unit=MetricUnit.Count, value=outcome.attachments)
-        metrics.add_metric(name="BytesOffloaded", unit=MetricUnit.Bytes, value=outcome.bytes_offloaded)
-        logger.info(
-            "relayed",
-            extra={
-                "outcome": "relayed",
-                "key": location.key,
-                "recipients": len(outcome.recipients),
-                "sends": [chunk.message_id for chunk in outcome.chunks],
-                "attachments": outcome.attachments,
-                "refused_recipients": len(outcome.refused_recipients),
-                "invalid_recipients": len(outcome.invalid_recipients),
-            },
-        )
+        # Notices first: the outcome's log line says the mail is fully reported.
         for chunk in outcome.chunks:
             if chunk.uncertain:
                 _announce(
@@ -293,6 +287,7 @@ def report(outcome: Outcome, deps: RelayDeps) -> None:
                         location.key,
                         location.message_id,
                         addresses=chunk.recipients,
+                        chunk=chunk.number,
                     ),
                     deps,
                 )
@@ -309,13 +304,22 @@ def report(outcome: Outcome, deps: RelayDeps) -> None:
                 ),
                 deps,
             )
+        metrics.add_metric(name="Relayed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="Attachments", unit=MetricUnit.Count, value=outcome.attachments)
+        metrics.add_metric(name="BytesOffloaded", unit=MetricUnit.Bytes, value=outcome.bytes_offloaded)
+        logger.info(
+            "relayed",
+            extra={
+                "outcome": "relayed",
+                "key": location.key,
+                "recipients": len(outcome.recipients),
+                "sends": [chunk.message_id for chunk in outcome.chunks],
+                "attachments": outcome.attachments,
+                "refused_recipients": len(outcome.refused_recipients),
+                "invalid_recipients": len(outcome.invalid_recipients),
+            },
+        )
         return
-    quarantined = outcome.reason == Refusal.VIRUS
-    metrics.add_metric(name="Quarantined" if quarantined else "Fallback", unit=MetricUnit.Count, value=1)
-    logger.warning(
-        "not relayed",
-        extra={"outcome": "refused", "reason": outcome.reason, "detail": outcome.detail, "key": location.key},
-    )
     _announce(
         FallbackNotice(
             outcome.reason,
@@ -327,6 +331,12 @@ def report(outcome: Outcome, deps: RelayDeps) -> None:
             outcome.subject,
         ),
         deps,
+    )
+    quarantined = outcome.reason == Refusal.VIRUS
+    metrics.add_metric(name="Quarantined" if quarantined else "Fallback", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "not relayed",
+        extra={"outcome": "refused", "reason": outcome.reason, "detail": outcome.detail, "key": location.key},
     )
 
 

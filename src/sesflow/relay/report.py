@@ -1,7 +1,7 @@
 """Step 9, report: mail that cannot be relayed is announced on the fallback topic, with where it is kept.
 
 The notice carries the reason, sender, subject, message id and S3 location — never the body or an
-attachment. Publishing is idempotent per (mail, reason), so a redelivered message announces once.
+attachment. Publishing is idempotent per (mail, reason, chunk), so a redelivered message announces once.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class FallbackNotice:
     sender: str | None = None
     subject: str | None = None
     addresses: tuple[str, ...] = field(default_factory=tuple)
+    chunk: int | None = None  # the chunk of recipients a notice is about, when it is about one
 
     def as_message(self) -> dict[str, Any]:
         message = {name: value for name, value in asdict(self).items() if value not in (None, ())}
@@ -76,4 +77,6 @@ def publish_fallback(
     )
 
     identity = {"fallback": notice.key, "reason": notice.reason}
+    if notice.chunk is not None:
+        identity["chunk"] = str(notice.chunk)
     return str(publish_once(identity=identity)["sns_message_id"])

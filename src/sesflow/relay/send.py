@@ -2,13 +2,16 @@
 
 Each chunk is guarded by a Powertools idempotency record in IDEMPOTENCY_TABLE (key `relay#<hash of mail
 key, ETag, chunk number, recipients>`). A redelivered SQS message or a retry after a crash replays the
-recorded SES message id instead of sending again. A send that raises leaves no record, so it is retried.
+recorded SES message id instead of sending again. A send SES answered it did not take is retried.
 A send whose answer was lost (SES may have taken it) is recorded as uncertain, never resent, and reported on
-the fallback topic. Only a process killed between SES's answer and the record's update can send twice.
+the fallback topic. So is a send whose run stopped between asking SES and recording the answer: a mark
+(`SendAttempts`) written just before SES is asked tells the retry that SES may have taken it. The mark is
+removed only when SES answered that it did not take the chunk.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +20,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from sesflow.aws.ses import SesSender, UncertainSendError
+from sesflow.aws.attempts import SendAttempts
+from sesflow.aws.ses import SendError, SesSender, UncertainSendError
 from sesflow.faults import checkpoint
 from sesflow.mail.addresses import chunk_recipients
 from sesflow.relay.records import MailLocation
@@ -25,6 +29,7 @@ from sesflow.relay.records import MailLocation
 #: Records outlive SQS's longest retention (14 days), so a late redelivery still finds them.
 IDEMPOTENCY_SECONDS = 15 * 24 * 3600
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+STOPPED_AFTER_ASKING = "an earlier run asked SES to send this chunk and stopped before recording SES's answer"
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,12 @@ def send_in_chunks(
     configuration_set: str | None,
     persistence: BasePersistenceLayer,
     config: IdempotencyConfig,
+    attempts: SendAttempts,
 ) -> list[SentChunk]:
     def send_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
+        attempt = attempt_key(chunk)
+        if not attempts.begin(attempt):
+            return {"message_id": "", "uncertain": STOPPED_AFTER_ASKING}
         try:
             sent = sender.send_raw(
                 raw,
@@ -63,6 +72,9 @@ def send_in_chunks(
         except UncertainSendError as error:
             # Resending could deliver it twice: keep the record, and let a person decide from the notice.
             return {"message_id": "", "uncertain": str(error)}
+        except SendError:
+            attempts.forget(attempt)  # SES answered that it did not take it: a retry may send
+            raise
         checkpoint("relay", "ses_accepted")  # SES took the chunk; the record is not written yet
         return {"message_id": sent.message_id}
 
@@ -80,6 +92,12 @@ def send_in_chunks(
         checkpoint("relay", "chunk_recorded")
         results.append(SentChunk(number, outcome["message_id"], tuple(group), outcome.get("uncertain", "")))
     return results
+
+
+def attempt_key(chunk: dict[str, Any]) -> str:
+    """One chunk of one stored mail (object version and recipients included)."""
+    identity = "\n".join([chunk["key"], chunk["etag"], str(chunk["number"]), *chunk["recipients"]])
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 def idempotency_config() -> IdempotencyConfig:
