@@ -26,6 +26,9 @@ from .conftest import SMTP_PASSWORD, SMTP_USER, crlf
 
 #: The whole mail reached the ingress; its answer to DATA is withheld and the client reset.
 ANSWER_LOST = "answer_lost"
+#: A header that makes a mail bigger than the TLS handshake and the commands before DATA, so the proxy can
+#: tell when the whole mail has gone up (its answer is the one to lose).
+PADDING = "X-Campaign-Padding: " + "\r\n ".join(["p" * 70] * 90) + "\r\n"
 
 
 class SmtpFaultProxy(FaultProxy):

@@ -64,7 +64,7 @@ from ..harness.fault_proxy import (
 from ..notices.conftest import CorpusRow, corpus_path, corpus_rows
 from . import conftest
 from .conftest import SMTP_PASSWORD, SMTP_USER, LogTap, SmtpSession, size, table, write_table
-from .smtp_faults import ANSWER_LOST, SmtpClientLog, SmtpFaultProxy, send_mail
+from .smtp_faults import ANSWER_LOST, PADDING, SmtpClientLog, SmtpFaultProxy, send_mail
 
 pytestmark = [
     pytest.mark.integration,
@@ -100,12 +100,9 @@ KILL_POINTS = (
 )
 KILL_RATE = 0.04
 SMTP_FAULTS = {RESET: 0.05, RESET_AFTER_FORWARD: 0.05, DELAY: 0.05, BLACK_HOLE: 0.02, ANSWER_LOST: 0.1}
-#: A header that makes every mail bigger than the TLS handshake and the commands before DATA, so the SMTP
-#: proxy can tell when the whole mail has gone up (its answer is the one to lose).
 #: Which maintenance replaces which: decided by the order the notices arrive in, which retries change
 #: (see the module's note); reported, compared apart.
 LINKS = "reschedule links (replaces)"
-PADDING = "X-Campaign-Padding: " + "\r\n ".join(["p" * 70] * 90) + "\r\n"
 
 
 @dataclass

@@ -29,6 +29,7 @@ from sesflow.resources import RESOURCES
 
 from ..harness.fault_proxy import (
     BAD_GATEWAY_AFTER_FORWARD,
+    BLACK_HOLE,
     DELAY,
     HTTP_429,
     HTTP_500,
@@ -53,6 +54,7 @@ from .conftest import (
     wait_until,
     write_table,
 )
+from .smtp_faults import ANSWER_LOST, PADDING, SmtpClientLog, SmtpFaultProxy, send_mail
 
 pytestmark = [
     pytest.mark.integration,
@@ -63,9 +65,9 @@ pytestmark = [
 RELAY_HANDLER = "sesflow.relay.distribute.handler"
 MAILS = size(short=40, full=1000)
 #: Per AWS request of the relay handler. boto3 retries these (adaptive mode, 5 attempts); a mail whose
-#: retries all fail is retried by SQS, and after 5 receives it waits in the DLQ.
-#: Per AWS request. A reset or a 502 after forwarding loses the answer to work that was done: for an SES send,
-#: the chunk is reported on the fallback topic (`ses_answer_lost`) and never resent.
+#: retries all fail is retried by SQS, and after 5 receives it waits in the DLQ. A reset or a 502 after
+#: forwarding loses the answer to work that was done: for an SES send, the chunk is reported on the
+#: fallback topic (`ses_answer_lost`) and never resent.
 FAULTS = FaultPlan(
     {
         HTTP_500: 0.03,
@@ -79,6 +81,9 @@ FAULTS = FaultPlan(
     seed=11,
 )
 KILL_BEFORE, KILL_AFTER = 0.1, 0.15
+#: Per SMTP connection of the devices that go through the SMTP fault proxy (every other mail). A lost
+#: answer to DATA makes the device send its mail again: a second copy, relayed as a mail of its own.
+SMTP_FAULTS = {RESET: 0.05, RESET_AFTER_FORWARD: 0.05, DELAY: 0.05, BLACK_HOLE: 0.02, ANSWER_LOST: 0.05}
 
 
 @dataclass
@@ -115,7 +120,9 @@ def _ignore(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Campaign, FaultProxy, Killer]]:
+def faulty(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Campaign, FaultProxy, Killer, SmtpFaultProxy]]:
     if "stack" in conftest._running:  # the shared stack: moto's state is one per process
         conftest.stop_campaign(conftest._running.pop("stack"))
     real = resolve_handler(RELAY_HANDLER)
@@ -142,11 +149,13 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Campaign,
     logs = LogTap()
     logging.getLogger().addHandler(logs)
     stack: Stack | None = None
+    smtp_proxy: SmtpFaultProxy | None = None
     try:
         stack = start_stack(options)
         host, port = stack.moto.endpoint_url.removeprefix("http://").split(":")
         proxy.upstream = (host, int(port))
         raise_send_quota(50.0)
+        smtp_proxy = SmtpFaultProxy((stack.ingress.host, stack.ingress.port), SMTP_FAULTS, seed=13).start()
         yield (
             Campaign(
                 stack,
@@ -156,15 +165,18 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Campaign,
             ),
             proxy,
             killer,
+            smtp_proxy,
         )
     finally:
+        if smtp_proxy is not None:
+            smtp_proxy.stop()
         if stack is not None:
             stack.stop()
         proxy.stop()
         logging.getLogger().removeHandler(logs)
 
 
-def device_mail(number: int) -> bytes:
+def device_mail(number: int, *, padded: bool = False) -> bytes:
     many = number % 10 == 0  # two chunks of ≤ 50: each chunk must be sent once
     groups = [range(0, 30), range(30, 60)] if many else [range(1)]  # one list per line, merged
     lists = "".join(
@@ -173,7 +185,7 @@ def device_mail(number: int) -> bytes:
     )
     return (
         f"From: Meter <meter-{number % 20}@iot.example.com>\r\nSubject: Faults {number:05d}\r\n"
-        f"Content-Type: text/plain\r\n\r\nReadings.\r\n{lists}"
+        f"{PADDING if padded else ''}Content-Type: text/plain\r\n\r\nReadings.\r\n{lists}"
     ).encode()
 
 
@@ -198,22 +210,33 @@ def dead_letters(stack: Stack) -> list[str]:
 
 
 def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
-    faulty: tuple[Campaign, FaultProxy, Killer],
+    faulty: tuple[Campaign, FaultProxy, Killer, SmtpFaultProxy],
 ) -> None:
-    campaign, proxy, killer = faulty
+    campaign, proxy, killer, smtp_proxy = faulty
     stack = campaign.stack
     proxy.enabled = True
-    accepted: list[str] = []
+    # Half the devices keep one session; the other half connect through the SMTP fault proxy, one mail per
+    # connection, and send again until they see their 250.
+    log = SmtpClientLog()
     session = SmtpSession(stack)
     try:
         for number in range(MAILS):
-            code, answer = session.send(
-                device_mail(number), f"meter-{number % 20}@iot.example.com", [stack.options.relay_address]
-            )
+            sender, to = f"meter-{number % 20}@iot.example.com", [stack.options.relay_address]
+            if number % 2:
+                raw = device_mail(number, padded=True)
+                smtp_proxy.upload_bytes = len(raw)
+                send_mail(
+                    number, stack.ingress.host, smtp_proxy.port, stack.ingress.cert_path, raw, sender, to, log
+                )
+                continue
+            log.attempts[number] += 1
+            code, answer = session.send(device_mail(number), sender, to)
             assert code == 250, answer
-            accepted.append(answer)
+            log.accepted[number] = answer
     finally:
         session.close()
+    assert sorted(log.accepted) == list(range(MAILS)), "a device gave up before its mail was accepted"
+    accepted = [log.accepted[number] for number in range(MAILS)]
 
     def settled() -> bool:
         done = campaign.relay_outcomes()
@@ -236,6 +259,11 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
         if mail.tags.get("source_key")
     )
     duplicated = sorted(str(chunk) for chunk, count in chunks.items() if count > 1)
+    second_copies = [
+        mid
+        for mid, record in outcomes.items()
+        if mid not in set(accepted) and record.get("outcome") == "relayed"
+    ]
     # A reset after the request left may hide a send: such a chunk is reported, never resent.
     answer_lost = Counter(
         str(n.get("message_id")) for n in campaign.fallback.drain() if n.get("reason") == "ses_answer_lost"
@@ -247,6 +275,11 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
             f"Relay under AWS faults and killed workers ({MAILS} mails)",
             [
                 ("mails in (SMTP 250)", len(accepted)),
+                (
+                    "SMTP: attempts / faults fired on the proxied half",
+                    f"{sum(log.attempts.values())} / {json.dumps(dict(smtp_proxy.fired))}",
+                ),
+                ("second copies relayed (a device's 250 was lost; it sent again)", len(second_copies)),
                 ("relayed", len(relayed)),
                 ("fallback notices", len(fallback)),
                 ("in the DLQ", len(parked)),
@@ -266,6 +299,7 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
     assert lost == []
     assert duplicated == [], duplicated[:5]
     assert sum(killer.killed.values()) > 0 and sum(v for k, v in proxy.fired.items() if k != "forward") > 0
+    assert sum(v for k, v in smtp_proxy.fired.items() if k != "forward") > 0
     # Every chunk of a relayed mail went to SES or was reported as perhaps sent (a lost answer whose send
     # SES took is both: sent once, and reported because the relay cannot know).
     covered: dict[str, set[str]] = {}
@@ -288,11 +322,11 @@ SES_SEND = b"POST /v2/email/outbound-emails"
 
 @pytest.mark.parametrize("lost", [RESET_AFTER_FORWARD, BAD_GATEWAY_AFTER_FORWARD])
 def test_a_lost_ses_answer_does_not_send_a_chunk_twice(
-    faulty: tuple[Campaign, FaultProxy, Killer], lost: str
+    faulty: tuple[Campaign, FaultProxy, Killer, SmtpFaultProxy], lost: str
 ) -> None:
     """SES takes the mail, and the connection breaks before its answer arrives (or a gateway answers 502 for
     it): the relay cannot know whether it was sent. It must not send it again when SQS hands it back."""
-    campaign, proxy, killer = faulty
+    campaign, proxy, killer, _ = faulty
     stack = campaign.stack
     killer.enabled = False
     proxy.plan = FaultPlan({lost: 1.0})
