@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sesflow.config import COMMON_VARIABLES, VARIABLES, Flow, load_settings
+from sesflow.notices.claims import EVIDENCE_WAIT_SECONDS
 from sesflow.resources import RESOURCES
 
 from .sam_support import (
@@ -62,6 +63,7 @@ ALWAYS = {
     "TrackingRole": "AWS::IAM::Role",
     "TrackingLogGroup": "AWS::Logs::LogGroup",
     "TrackingDeadLettersAlarm": "AWS::CloudWatch::Alarm",
+    "TrackingBacklogAlarm": "AWS::CloudWatch::Alarm",
     "TrackingErrorsAlarm": "AWS::CloudWatch::Alarm",
 }
 WHEN = {
@@ -391,6 +393,18 @@ def test_every_dead_letter_queue_and_function_has_an_alarm(full: dict[str, dict[
         assert alarm["TreatMissingData"] == "notBreaching"
         if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible":
             assert alarm["Threshold"] == RESOURCES.notices.alarms.dlq_messages_threshold
+
+
+def test_tracking_backlog_alarms_well_before_outbound_stops_waiting_for_evidence(
+    full: dict[str, dict[str, Any]],
+) -> None:
+    """A send whose answer was lost waits for SES's events; a tracking backlog near that wait could let it
+    be sent again, so the queue's oldest message alarms at a fifth of the wait."""
+    alarm = full["TrackingBacklogAlarm"]["Properties"]
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["TrackingQueue", "QueueName"]}
+    assert alarm["Threshold"] == RESOURCES.notices.alarms.oldest_message_seconds
+    assert alarm["Threshold"] * 5 <= EVIDENCE_WAIT_SECONDS
 
 
 # --- environment contract --------------------------------------------------------------------------------

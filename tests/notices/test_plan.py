@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sesflow.notices.parser import CircuitImpact, ParsedMaintenance
-from sesflow.notices.plan import Action, Existing, current_of, plan_maintenance, window_names, with_marker
+from sesflow.notices.plan import (
+    Action,
+    Existing,
+    LateLinks,
+    MaintenancePlan,
+    current_of,
+    plan_maintenance,
+    window_names,
+    with_marker,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -131,6 +140,48 @@ def test_an_older_notice_for_a_window_never_seen_is_filed_as_history() -> None:
         known=[_existing(current)],
     )
     assert (plan.action, plan.status, plan.existing_id) == (Action.HISTORY, "RE-SCHEDULED", 7)
+
+
+def _chain_plan(parsed: ParsedMaintenance, known: list[Existing]) -> MaintenancePlan:
+    return plan_maintenance(
+        parsed,
+        "M-1",
+        provider_slug="zayo",
+        provider_id=3,
+        existing=current_of(known),
+        circuits={},
+        known=known,
+    )
+
+
+FIRST, SECOND, THIRD = (_parsed(start=START + timedelta(days=7 * n), sequence=n + 1) for n in range(3))
+
+
+def test_a_window_filed_late_goes_between_its_neighbours_in_the_chain() -> None:
+    first = replace(_existing(FIRST, "RE-SCHEDULED"), id=1)
+    third = replace(_existing(THIRD), id=3, replaces=1)  # came before the second, so it replaced the first
+    plan = _chain_plan(SECOND, [first, third])
+    assert (plan.action, plan.status, plan.existing_id) == (Action.HISTORY, "RE-SCHEDULED", 3)
+    assert plan.late_links == LateLinks(3, 1, successor_replaces_late=True, replaces=1)
+
+
+def test_a_closed_window_filed_late_leaves_its_successor_replacing_nothing() -> None:
+    first = replace(_existing(FIRST, "RE-SCHEDULED"), id=1)
+    third = replace(_existing(THIRD, "CANCELLED"), id=3, replaces=1)
+    plan = _chain_plan(replace(SECOND, status="COMPLETED"), [first, third])
+    assert (plan.action, plan.status) == (Action.HISTORY, "COMPLETED")
+    assert plan.late_links == LateLinks(3, 1, successor_replaces_late=False, replaces=1)
+
+
+def test_a_late_window_left_unlinked_by_a_killed_run_is_linked_by_the_retry() -> None:
+    first = replace(_existing(FIRST, "RE-SCHEDULED"), id=1)
+    third = replace(_existing(THIRD), id=3, replaces=1)
+    second = replace(_existing(SECOND, "RE-SCHEDULED"), id=2, replaces=1)  # created, then the run died
+    plan = _chain_plan(SECOND, [first, second, third])
+    assert (plan.action, plan.existing_id) == (Action.UPDATE, 2)
+    assert plan.late_links == LateLinks(3, 1, successor_replaces_late=True, replaces=1)
+    linked = replace(third, replaces=2)
+    assert _chain_plan(SECOND, [first, second, linked]).late_links is None
 
 
 def test_the_current_maintenance_is_the_one_holding_the_newest_notice() -> None:

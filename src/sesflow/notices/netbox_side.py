@@ -13,7 +13,7 @@ from sesflow.netbox.circuits import find_circuit_ids, find_provider_id
 from sesflow.netbox.client import NetBoxClient, Params
 from sesflow.netbox.notices import PLUGIN, SUBJECT_LIMIT, ImpactTarget, NoticesApi
 from sesflow.netbox.records import ImpactLevel, Maintenance, MaintenanceDraft, MaintenanceStatus
-from sesflow.notices.plan import CLOSED, Action, Existing, MaintenancePlan
+from sesflow.notices.plan import CLOSED, Action, Existing, LateLinks, MaintenancePlan
 
 MAINTENANCE_TYPE = "notices.maintenance"
 
@@ -146,6 +146,8 @@ def _ensure_maintenance(state: NetBoxState, plan: MaintenancePlan) -> tuple[Appl
         changes = {"start": plan.start.isoformat(), "end": plan.end.isoformat(), "summary": plan.summary}
         answer = state.client.patch(f"{PLUGIN}/maintenance/{plan.existing_id}/", changes)
         applied.changed.append("window")
+        if plan.late_links is not None:  # finishing a window filed late by a run that died
+            _link_late_window(state, plan.late_links, plan.existing_id)
         return applied, _Current.from_api(answer.data)
     # A retry after a create that succeeded finds the new maintenance through the lookup and plans UPDATE,
     # so CREATE/RESCHEDULE here always mean "not there yet".
@@ -160,24 +162,34 @@ def _ensure_maintenance(state: NetBoxState, plan: MaintenancePlan) -> tuple[Appl
         status=MaintenanceStatus.TENTATIVE if closing else MaintenanceStatus(plan.status),
         # For HISTORY the status is RE-SCHEDULED already: created as the retired window.
         original_timezone="UTC",
-        replaces=plan.existing_id if plan.action is Action.RESCHEDULE else None,
+        replaces=_replaces_on_create(plan),
     )
     # The marker goes in with the create: a retry must find this maintenance as the current one, or it
     # would reschedule a second time.
     answer = state.client.post(f"{PLUGIN}/maintenance/", draft.to_api() | {"comments": plan.comments})
     created = Maintenance.from_api(answer)
-    if plan.action is Action.HISTORY and plan.status == MaintenanceStatus.RE_SCHEDULED:
-        _link_history(state, plan, created.id)
+    if plan.late_links is not None:
+        _link_late_window(state, plan.late_links, created.id)
     return Applied(created.id, created=True, changed=[str(plan.action)]), _Current.from_api(answer)
 
 
-def _link_history(state: NetBoxState, plan: MaintenancePlan, retired_id: int) -> None:
-    """The maintenance of the next notice now replaces the window filed late, unless it replaces one already.
-    Setting `replaces` after creation changes no status in the plugin; the retired one was created so."""
-    assert plan.existing_id is not None
-    current = state.client.get(f"{PLUGIN}/maintenance/{plan.existing_id}/")
-    if current.get("replaces") is None:
-        state.api.update_maintenance(plan.existing_id, {"replaces": retired_id})
+def _replaces_on_create(plan: MaintenancePlan) -> int | None:
+    if plan.action is Action.RESCHEDULE:
+        return plan.existing_id
+    if plan.action is Action.HISTORY and plan.late_links is not None:
+        # Its predecessor is retired already (by the successor), so the plugin changes no status here.
+        return plan.late_links.replaces
+    return None
+
+
+def _link_late_window(state: NetBoxState, links: LateLinks, late_id: int) -> None:
+    """Point the successor at the window filed late (or at nothing, after a closed one), unless someone
+    changed its `replaces` since the plan read it. Setting `replaces` after creation changes no status in
+    the plugin; the late window was created with the status it ends with."""
+    wanted = late_id if links.successor_replaces_late else None
+    current = state.client.get(f"{PLUGIN}/maintenance/{links.successor_id}/").get("replaces")
+    if current != wanted and current == links.successor_replaced:
+        state.api.update_maintenance(links.successor_id, {"replaces": wanted})
 
 
 def _write_impacts(state: NetBoxState, applied: Applied, plan: MaintenancePlan) -> None:

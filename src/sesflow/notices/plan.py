@@ -86,6 +86,19 @@ class PlannedImpact:
 
 
 @dataclass(frozen=True)
+class LateLinks:
+    """Where a window filed late (HISTORY) goes in its name's `replaces` chain, so that the chain ends as the
+    notices in order would have left it: the late window replaces its predecessor when the successor had
+    taken that place, and the successor then replaces the late window if it was retired, nothing if it was
+    closed (a notice after a closed event is another occurrence)."""
+
+    successor_id: int
+    successor_replaced: int | None  # the successor's `replaces` as planned from
+    successor_replaces_late: bool  # False: the successor replaces nothing
+    replaces: int | None = None  # what the late window replaces (set when it is created)
+
+
+@dataclass(frozen=True)
 class MaintenancePlan:
     name: str
     provider_slug: str
@@ -101,6 +114,7 @@ class MaintenancePlan:
     unknown_circuits: tuple[str, ...]
     parsed: ParsedMaintenance
     existing: Existing | None = None  # the current maintenance as the plan read it (apply needs no GET)
+    late_links: LateLinks | None = None  # HISTORY, and finishing a window filed late: the chain to mend
 
     @property
     def writes_maintenance(self) -> bool:
@@ -133,12 +147,35 @@ def current_of(known: Sequence[Existing]) -> Existing | None:
     return max(known, key=lambda item: (item.applied() or never, item.id), default=None)
 
 
-def _successor(known: Sequence[Existing], notice: tuple[int, datetime]) -> int | None:
+def _by_notice(known: Sequence[Existing]) -> list[tuple[tuple[int, datetime], int, Existing]]:
+    """The maintenances that hold a notice of ours, oldest notice first."""
+    return sorted((applied, item.id, item) for item in known if (applied := item.applied()) is not None)
+
+
+def _successor(known: Sequence[Existing], notice: tuple[int, datetime]) -> Existing | None:
     """The maintenance holding the next notice after `notice`: the one that would have replaced its window."""
-    later = [
-        (applied, item.id) for item in known if (applied := item.applied()) is not None and applied > notice
-    ]
-    return min(later)[1] if later else None
+    return next((item for applied, _, item in _by_notice(known) if applied > notice), None)
+
+
+def _predecessor(known: Sequence[Existing], notice: tuple[int, datetime]) -> Existing | None:
+    """The maintenance holding the last notice before `notice`: the current one when it would have come."""
+    return next((item for applied, _, item in reversed(_by_notice(known)) if applied < notice), None)
+
+
+def late_links(known: Sequence[Existing], notice: tuple[int, datetime], status: str) -> LateLinks | None:
+    """How a window filed late joins its name's `replaces` chain (see `LateLinks`); None with no successor."""
+    successor = _successor(known, notice)
+    if successor is None:
+        return None
+    predecessor = _predecessor(known, notice)
+    retired = status not in CLOSED
+    if predecessor is not None and successor.replaces == predecessor.id:
+        # In order, this window came between them: it retires the predecessor and is what the successor
+        # retires, or (closed) the successor is a new occurrence that replaces nothing.
+        return LateLinks(successor.id, successor.replaces, retired, replaces=predecessor.id)
+    if retired and successor.replaces is None:
+        return LateLinks(successor.id, None, True)
+    return None
 
 
 def window_names(maintenances: Sequence[ParsedMaintenance]) -> list[str]:
@@ -197,15 +234,20 @@ def plan_maintenance(
         action, existing_id = Action.ALREADY_APPLIED, existing.id
     else:
         action, existing_id = _decide(parsed, provider_id, existing, status, summary)
+    links: LateLinks | None = None
+    notice = (parsed.sequence, parsed.stamp)
     if action is Action.STALE:
         window = (parsed.start, parsed.end)
         same = next((item for item in known if (item.start, item.end) == window), None)
         if same is not None and same.applied() == (parsed.sequence, parsed.stamp):
             # This notice's own window, filed as history by a run that died before storing the mail (so
-            # maybe without its impacts or final status): finish it, as history.
+            # maybe without its impacts, final status or links): finish it, as history.
             action, existing_id, existing = Action.UPDATE, same.id, same
             if status not in CLOSED:
                 status = str(MaintenanceStatus.RE_SCHEDULED)
+            links = late_links([item for item in known if item.id != same.id], notice, status)
+            if links is not None and links.successor_replaced == same.id:
+                links = None  # linked before the run died
         elif same is not None:
             existing_id = same.id  # the mail belongs with the window it describes
         else:
@@ -214,7 +256,9 @@ def plan_maintenance(
             action = Action.HISTORY
             if status not in CLOSED:
                 status = str(MaintenanceStatus.RE_SCHEDULED)
-            existing_id = _successor(known, (parsed.sequence, parsed.stamp)) or existing_id
+            links = late_links(known, notice, status)
+            successor = _successor(known, notice)
+            existing_id = successor.id if successor is not None else existing_id
     return MaintenancePlan(
         name=name,
         provider_slug=provider_slug,
@@ -230,6 +274,7 @@ def plan_maintenance(
         unknown_circuits=unknown,
         parsed=parsed,
         existing=existing,
+        late_links=links,
     )
 
 
