@@ -5,11 +5,9 @@ for the mail it is made for (large base64 attachments)."""
 from __future__ import annotations
 
 import base64
-import io
 import os
 import sys
 import time
-from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -18,9 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sesflow.mail import Attachment, iter_attachments, parse_mail, write_payload
-from sesflow.mail.attachments import early_attachment, same_attachment, write_body_run
-from sesflow.mail.parse import MAX_SHORT_RUNS, MIN_CONDENSED_RUN, BodyRun, _RunCondenser
+from sesflow.mail import parse_mail
+from sesflow.mail.parse import MAX_SHORT_RUNS, MIN_CONDENSED_RUN, _RunCondenser
 
 from .test_hostile_mail import CASES, Case
 
@@ -52,16 +49,6 @@ def assert_parsed_as_the_stdlib_does(data: bytes, *, chunk_size: int, min_run: i
     condensed = parse_mail(data, chunk_size=chunk_size, min_condensed_run=min_run)
     plain = parse_mail(data, chunk_size=chunk_size, min_condensed_run=NEVER)
     assert shape(condensed.message) == shape(plain.message)
-
-
-class ReadAll:
-    """A binary stream over chunks, as botocore's body is: `read` gives the next chunk."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-
-    def read(self, size: int, /) -> bytes:
-        return next(self._chunks, b"")
 
 
 def base64_lines(data: bytes, linesep: bytes = b"\r\n") -> bytes:
@@ -113,49 +100,6 @@ def test_attachment_bytes_survive_the_shortcut() -> None:
     mail = parse_mail(device_mail(*payloads))
     parts = [part for part in mail.message.walk() if part.get_filename()]
     assert [part.get_payload(decode=True) for part in parts] == payloads
-
-
-def test_body_runs_are_handed_out_with_their_part_while_the_mail_is_parsed() -> None:
-    payloads = [os.urandom(150_000), os.urandom(90_001)]
-    data = device_mail(*payloads)
-    seen: list[tuple[BodyRun, str | None, int]] = []
-    fed = [0]
-
-    def chunks() -> Iterator[bytes]:
-        for start in range(0, len(data), 4096):
-            fed[0] = start + 4096
-            yield data[start : start + 4096]
-
-    mail = parse_mail(
-        ReadAll(chunks()),
-        chunk_size=4096,
-        on_body_run=lambda run: seen.append((run, run.part.get_filename(), fed[0])),
-    )
-    assert [filename for _, filename, _ in seen] == ["dump-1.bin", "dump-2.bin"]
-    assert seen[0][2] < len(data) - 100_000  # before most of the second attachment was read
-    for (run, _, _), payload in zip(seen, payloads, strict=True):
-        assert mail.is_whole_body(run)
-        assert base64.b64decode(run.text) == payload
-
-
-def test_a_run_after_other_lines_of_its_part_is_not_its_whole_body() -> None:
-    run_lines = b"\r\n".join(b"line %06d of a long text" % n for n in range(5_000)) + b"\r\n"
-    data = b"Content-Type: text/plain\r\n\r\nDear reader,\r\n\r\n\r\n" + run_lines + b"\r\nRegards\r\n"
-    runs: list[BodyRun] = []
-    mail = parse_mail(data, min_condensed_run=1024, on_body_run=runs.append)
-    assert runs and not any(mail.is_whole_body(run) for run in runs)
-
-
-def test_no_run_is_a_whole_body_when_the_mail_is_read_as_it_came() -> None:
-    preamble = b"\r\n".join(b"preamble line %d" % number for number in range(2_000)) + b"\r\n"
-    data = (
-        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
-        + preamble
-        + b"--B\r\nContent-Type: text/plain\r\n\r\nbody\r\n--B--\r\n"
-    )
-    runs: list[BodyRun] = []
-    mail = parse_mail(data, min_condensed_run=1024, on_body_run=runs.append)
-    assert runs and not any(mail.is_whole_body(run) for run in runs)
 
 
 def test_placeholder_in_a_preamble_makes_the_parser_read_the_mail_as_it_came() -> None:
@@ -311,126 +255,4 @@ def mails(draw: st.DrawFn) -> bytes:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
 def test_any_mail_parses_as_the_stdlib_does(data: bytes, chunk_size: int, min_run: int) -> None:
-    assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
-def test_a_run_said_to_be_a_whole_body_is_that_body(data: bytes, chunk_size: int, min_run: int) -> None:
-    runs: list[BodyRun] = []
-    mail = parse_mail(data, chunk_size=chunk_size, min_condensed_run=min_run, on_body_run=runs.append)
-    for run in runs:
-        if not mail.is_whole_body(run):
-            continue
-        payload = run.part.get_payload()
-        assert isinstance(payload, str)
-        body = payload.encode("ascii", "surrogateescape")
-        # All of it, up to the line break the parser takes off before a boundary.
-        assert run.text.startswith(body) and run.text[len(body) :] in (b"", b"\n", b"\r\n", b"\r")
-
-
-# --- attachments guessed from a body run, before the mail is parsed -----------------------------------------
-
-
-def guessed_and_final(data: bytes, **options: Any) -> list[tuple[BodyRun, Attachment, Attachment | None]]:
-    runs: list[BodyRun] = []
-    mail = parse_mail(data, on_body_run=runs.append, **options)
-    final = {id(attachment.part): attachment for attachment in iter_attachments(mail)}
-    found = []
-    for run in runs:
-        guess = early_attachment(run)
-        if guess is not None and mail.is_whole_body(run):
-            found.append((run, guess, final.get(id(run.part))))
-    return found
-
-
-def test_attachments_of_a_device_mail_are_known_from_their_runs() -> None:
-    payloads = [os.urandom(150_000), os.urandom(90_001), os.urandom(70_000)]
-    small = b"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
-    data = device_mail(
-        *payloads
-    ).replace(  # a small attachment first, below the run size
-        b"--B\r\nContent-Type: application/octet-stream",
-        b"--B\r\n" + small + b'Content-Disposition: attachment; filename="logo.png"\r\n\r\nAAAA\r\n'
-        b"--B\r\nContent-Type: application/octet-stream",
-        1,
-    )
-    found = guessed_and_final(data)
-    assert [guess.filename for _, guess, _ in found] == ["dump-1.bin", "dump-2.bin", "dump-3.bin"]
-    assert [guess.index for _, guess, _ in found] == [2, 3, 4]
-    for (run, guess, final), payload in zip(found, payloads, strict=True):
-        assert final is not None and same_attachment(guess, final)
-        sink = io.BytesIO()
-        assert write_body_run(run, sink) == (len(payload), [])
-        assert sink.getvalue() == payload
-
-
-def test_no_guess_after_an_attached_message_or_for_a_text_part_that_may_be_the_body() -> None:
-    run_lines = base64_lines(os.urandom(100_000))
-    data = (
-        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
-        b"--B\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n"
-        b'Content-Disposition: inline; filename="notes.txt"\r\n\r\n' + run_lines + b"--B\r\n"
-        b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nhello\r\n--B\r\n"
-        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
-        b'Content-Disposition: attachment; filename="dump.bin"\r\n\r\n' + run_lines + b"--B--\r\n"
-    )
-    runs: list[BodyRun] = []
-    parse_mail(data, on_body_run=runs.append)
-    assert len(runs) == 2
-    assert [early_attachment(run) for run in runs] == [None, None]
-
-
-PART_HEADS = st.sampled_from(
-    [
-        b"Content-Type: text/plain",
-        b"Content-Type: text/html",
-        b'Content-Type: text/plain\nContent-Disposition: inline; filename="t.txt"',
-        b"Content-Type: text/plain\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment",
-        b"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n"
-        b'Content-Disposition: attachment; filename="a.pdf"',
-        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64",
-        b"Content-Type: image/png\nContent-Transfer-Encoding: base64\nContent-ID: <i1>\n"
-        b'Content-Disposition: inline; filename="i.png"',
-        b'Content-Type: image/gif; name="g.gif"\nContent-Transfer-Encoding: base64',
-        b"Content-Type: message/rfc822",
-        b'Content-Type: multipart/alternative; boundary="C"',
-    ]
-)
-BODY_LINES = st.sampled_from([b"QUJDRA==", b"QUJD", b"QUJDRA", b"", b"--C", b"plain words", b"Subject: x"])
-
-
-@st.composite
-def structured_mails(draw: st.DrawFn) -> bytes:
-    """Multipart mails of typical parts (bodies, attachments, attached messages, a nested container)
-    whose bodies are runs of base64-like lines, with blank and dash lines mixed in."""
-    sep = draw(LINESEPS)
-    parts = []
-    for _ in range(draw(st.integers(1, 5))):
-        head = draw(PART_HEADS).replace(b"\n", sep)
-        lines = draw(st.lists(st.tuples(BODY_LINES, st.integers(1, 8)), min_size=1, max_size=6))
-        body = b"".join((line + sep) * repeat for line, repeat in lines)
-        parts.append(b"--B" + sep + head + sep + sep + body)
-    top = b"From: a@example.com" + sep + b'Content-Type: multipart/mixed; boundary="B"' + sep + sep
-    return top + b"".join(parts) + b"--B--" + sep
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=structured_mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
-def test_a_guess_for_a_listed_part_is_what_the_parsed_mail_lists(
-    data: bytes, chunk_size: int, min_run: int
-) -> None:
-    for run, guess, final in guessed_and_final(data, chunk_size=chunk_size, min_condensed_run=min_run):
-        if final is None:
-            continue  # not listed after all (a body, or empty): the relay then uploads nothing early
-        assert same_attachment(guess, final)
-        decoded, early = io.BytesIO(), io.BytesIO()
-        write_payload(final, decoded)
-        write_body_run(run, early)
-        assert early.getvalue() == decoded.getvalue()
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=structured_mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
-def test_any_structured_mail_parses_as_the_stdlib_does(data: bytes, chunk_size: int, min_run: int) -> None:
     assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)

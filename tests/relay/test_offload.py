@@ -16,8 +16,7 @@ from botocore.exceptions import ClientError
 from sesflow.aws.store import MIN_PART_SIZE, ObjectStore
 from sesflow.local.seaweedfs import SeaweedS3
 from sesflow.mail import parse_mail
-from sesflow.relay import distribute
-from sesflow.relay.distribute import Refused, Relayed, process_message
+from sesflow.relay.distribute import Relayed, process_message
 from sesflow.relay.offload import store_attachments
 
 from .conftest import RelayWorld, drop_bucket
@@ -137,88 +136,3 @@ def test_mail_with_a_failed_upload_is_not_sent_and_is_relayed_whole_on_retry(wor
     assert len(world.sent()) == 1
     stored = sorted(world.deps.store.list_keys(world.attachments))
     assert [object_bytes(world.deps.store, world.attachments, key) for key in stored] == payloads
-
-
-# --- attachments on their way while the mail is parsed ----------------------------------------------------
-
-
-class Writes:
-    """Every object write the relay's store starts, and whether the mail's parse had returned by then."""
-
-    def __init__(self, world: RelayWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.keys: list[tuple[str, bool]] = []
-        self.parsed = False
-        store, real_writer = world.deps.store, world.deps.store.writer
-        real_parse = distribute.parse_mail
-
-        def writer(bucket: str, key: str, **options: Any) -> Any:
-            self.keys.append((key, self.parsed))
-            return real_writer(bucket, key, **options)
-
-        def parse(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return real_parse(*args, **kwargs)
-            finally:
-                self.parsed = True
-
-        monkeypatch.setattr(store, "writer", writer)
-        monkeypatch.setattr(distribute, "parse_mail", parse)
-
-
-def test_attachments_start_uploading_while_the_mail_is_parsed_and_go_up_once(
-    world: RelayWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    payloads = [os.urandom(400_000), os.urandom(300_000), os.urandom(200_000)]
-    body = world.s3_event(world.put_mail(device_mail(*payloads)))
-    writes = Writes(world, monkeypatch)
-    [outcome] = process_message(body, world.deps)
-    assert isinstance(outcome, Relayed) and outcome.attachments == 3
-    assert writes.keys[0][1] is False  # begun while the rest of the mail was parsed
-    assert len(writes.keys) == len({key for key, _ in writes.keys}) == 3  # each written once
-    stored = sorted(world.deps.store.list_keys(world.attachments))
-    assert [object_bytes(world.deps.store, world.attachments, key) for key in stored] == payloads
-    assert len(world.sent()) == 1
-
-
-def test_a_refused_mail_leaves_no_attachment_behind(world: RelayWorld) -> None:
-    """Uploads begun while the mail was parsed are deleted when a later step refuses it."""
-    raw = device_mail(os.urandom(400_000), os.urandom(300_000)).replace(b"Email_Rxers_Code:", b"Recipients:")
-    [outcome] = process_message(world.s3_event(world.put_mail(raw)), world.deps)
-    assert isinstance(outcome, Refused) and outcome.reason == "no_marker"
-    assert list(world.deps.store.list_keys(world.attachments)) == []
-
-
-@pytest.mark.parametrize(
-    ("header", "settings", "reason"),
-    [
-        (b"X-SES-Virus-Verdict: FAIL", {}, "virus"),
-        (b"X-Note: plain", {"allowed_senders": ("@plant.example.com",)}, "sender_not_allowed"),
-    ],
-)
-def test_no_upload_starts_for_a_mail_the_gate_refuses(
-    world: RelayWorld, monkeypatch: pytest.MonkeyPatch, header: bytes, settings: dict[str, Any], reason: str
-) -> None:
-    world.with_settings(**settings)
-    raw = header + b"\r\n" + device_mail(os.urandom(400_000), os.urandom(300_000))
-    writes = Writes(world, monkeypatch)
-    [outcome] = process_message(world.s3_event(world.put_mail(raw)), world.deps)
-    assert isinstance(outcome, Refused) and outcome.reason == reason
-    assert writes.keys == []
-
-
-def test_an_early_upload_the_parsed_mail_disowns_gives_way_to_the_right_one(
-    world: RelayWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A long preamble makes the parser read the mail again as it came, after the attachment's early upload
-    began: that upload is not taken, the attachment is written again under the same key, and the object
-    left there is the attachment (not deleted as the unwanted upload)."""
-    payload = os.urandom(400_000)
-    preamble = b"\r\n".join(b"preamble line %d" % n for n in range(8_000)) + b"\r\n"
-    raw = device_mail(payload).replace(b"\r\n\r\n--b\r\n", b"\r\n\r\n" + preamble + b"--b\r\n", 1)
-    writes = Writes(world, monkeypatch)
-    [outcome] = process_message(world.s3_event(world.put_mail(raw)), world.deps)
-    assert isinstance(outcome, Relayed) and outcome.attachments == 1
-    [(key, during_parse), (same, after_parse)] = writes.keys
-    assert (key, during_parse, after_parse) == (same, False, True)
-    kept = list(world.deps.store.list_keys(world.attachments))
-    assert [object_bytes(world.deps.store, world.attachments, k) for k in kept] == [payload]

@@ -23,7 +23,6 @@ from sesflow.mail.defects import (
 from sesflow.mail.parse import (
     HEADER_PARSE_ERRORS,
     MAIL_POLICY,
-    BodyRun,
     ParsedMail,
     header_text,
     iter_parts,
@@ -90,74 +89,18 @@ def iter_attachments(mail: ParsedMail) -> Iterator[Attachment]:
         if id(part) in bodies or not _is_attachment_part(part, is_root=item.parent is None):
             continue
         index += 1
-        yield _attachment(part, index, item.path)
-
-
-def _attachment(part: EmailMessage, index: int, path: PartPath) -> Attachment:
-    content_type = safe_content_type(part)
-    original = _declared_filename(part)
-    return Attachment(
-        index=index,
-        filename=safe_filename(original, fallback_filename(index, content_type)),
-        original_filename=original,
-        content_type=content_type,
-        disposition=_disposition(part),
-        content_id=_content_id(part),
-        part_path=path,
-        part=part,
-    )
-
-
-def early_attachment(run: BodyRun) -> Attachment | None:
-    """The attachment `iter_attachments` will list for a body run's part, told from what the parser had read
-    when the run was handed out — or None where that cannot be told yet: the part is not a base64
-    attachment, or it or an attachment before it is text that might be chosen as a body, or a part before
-    it is an attached message (whose parts are not counted). Only a guess until the mail is parsed: check it
-    with `ParsedMail.is_whole_body` and the final `Attachment`."""
-    part = run.part
-    if _maybe_body(part) or transfer_encoding(part) != "base64":
-        return None
-    if _declared_filename(part) is None and _disposition_value(part) not in ("attachment", "inline"):
-        return None  # listed only if it has a payload, which is not set yet
-    index = 1
-    for earlier in run.preceding:
-        if safe_content_type(earlier).startswith("message/"):
-            return None
-        if _is_attachment_part(earlier, is_root=earlier is run.preceding[0]):
-            if _maybe_body(earlier):
-                return None  # counted unless it is chosen as the body, which is not known yet
-            index += 1
-    # Its path is not known before the mail is parsed; `part_path` is not part of the guess.
-    return _attachment(part, index, ())
-
-
-def _maybe_body(part: EmailMessage) -> bool:
-    """A text part that `get_body` may choose: it is not marked as an attachment."""
-    return safe_content_type(part).startswith("text/") and _disposition_value(part) != "attachment"
-
-
-def same_attachment(guess: Attachment, final: Attachment) -> bool:
-    """Whether a guess (`early_attachment`) names the part as the parsed mail does."""
-    return guess.part is final.part and (
-        guess.index,
-        guess.filename,
-        guess.original_filename,
-        guess.content_type,
-        guess.disposition,
-    ) == (final.index, final.filename, final.original_filename, final.content_type, final.disposition)
-
-
-def write_body_run(
-    run: BodyRun, sink: ByteSink, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> tuple[int, list[errors.MessageDefect]]:
-    """Decode a base64 body run into `sink` as `write_payload` decodes its part once the mail is parsed (the
-    line break before the boundary, which the run keeps, means nothing to base64); returns the bytes
-    written and the decoding defects, which belong to the part."""
-    detached = EmailMessage(policy=MAIL_POLICY)
-    detached["Content-Transfer-Encoding"] = "base64"
-    detached.set_payload(run.text.decode("ascii", "surrogateescape"))
-    written = write_payload(detached, sink, chunk_size)
-    return written, list(detached.defects)
+        content_type = safe_content_type(part)
+        original = _declared_filename(part)
+        yield Attachment(
+            index=index,
+            filename=safe_filename(original, fallback_filename(index, content_type)),
+            original_filename=original,
+            content_type=content_type,
+            disposition=_disposition(part),
+            content_id=_content_id(part),
+            part_path=item.path,
+            part=part,
+        )
 
 
 def _is_attachment_part(part: EmailMessage, *, is_root: bool) -> bool:

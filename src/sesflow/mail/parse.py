@@ -9,8 +9,8 @@ body lines (base64 attachments) skip the parser's per-line work, with the very s
 
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from email import errors
 from email.message import EmailMessage, Message
 from email.parser import BytesFeedParser
@@ -97,15 +97,12 @@ class _ParsingSession:
     def __init__(self) -> None:
         self.active = False
         self.root: _ParsedMessage | None = None
-        self.created: list[_ParsedMessage] = []  # in document order; the last is the part being read
 
     def __call__(self, policy: _DefaultPolicy = MAIL_POLICY) -> "_ParsedMessage":
         message = _ParsedMessage(policy=policy)
         message.session = self
-        if self.active:
-            self.created.append(message)
-            if self.root is None:
-                self.root = message
+        if self.active and self.root is None:
+            self.root = message
         return message
 
 
@@ -275,30 +272,10 @@ def _content_charset(part: EmailMessage) -> str | None:
 
 
 @dataclass(frozen=True)
-class BodyRun:
-    """A long run of body lines (an encoded attachment, typically), handed out as soon as the parser has
-    read up to its end, before the rest of the mail. `part` is the part being read then; `text` is the run
-    and its last line as they came. Whether `text` is indeed all of that part's body is known once the mail
-    is parsed: `ParsedMail.is_whole_body(run)`."""
-
-    index: int
-    part: EmailMessage
-    text: bytes
-    #: every message the parser made before `part`, in document order (the root first)
-    preceding: tuple[EmailMessage, ...] = ()
-
-
-@dataclass(frozen=True)
 class ParsedMail:
     """A parsed mail: the `EmailMessage` and safe ways to read it."""
 
     message: EmailMessage
-    #: run index → the part whose body is that run (and its last line) and nothing else
-    whole_body_runs: Mapping[int, EmailMessage] = field(default_factory=dict)
-
-    def is_whole_body(self, run: BodyRun) -> bool:
-        """Whether `run.text` is all of `run.part`'s body (up to the line break before its boundary)."""
-        return self.whole_body_runs.get(run.index) is run.part
 
     @cached_property
     def text_part(self) -> EmailMessage | None:
@@ -394,43 +371,28 @@ def parse_mail(
     *,
     chunk_size: int = READ_CHUNK_SIZE,
     min_condensed_run: int = MIN_CONDENSED_RUN,
-    on_body_run: Callable[[BodyRun], None] | None = None,
 ) -> ParsedMail:
     """Parse a mail from bytes or from a binary stream read in chunks. Never raises on malformed mail:
     what is wrong is recorded as defects (`ParsedMail.defects`).
 
     Runs of plain body lines at least `min_condensed_run` bytes long reach the stdlib parser as one line
-    each (see below); the result is the same for any value. `on_body_run` is given each such run as soon
-    as it has been read, so a caller can start on an attachment while the rest of the mail still comes."""
-    return _parse(_read_chunks(source, chunk_size), min_run=min_condensed_run, on_body_run=on_body_run)
+    each (see below); the result is the same for any value."""
+    return ParsedMail(_parse(_read_chunks(source, chunk_size), min_run=min_condensed_run))
 
 
-def _parse(
-    chunks: Iterable[bytes], *, min_run: int, on_body_run: Callable[[BodyRun], None] | None = None
-) -> ParsedMail:
-    session = _ParsingSession()
-    on_run = None
-    if on_body_run is not None:
-
-        def on_run(index: int, text: bytes) -> None:
-            if session.created:
-                on_body_run(BodyRun(index, session.created[-1], text, tuple(session.created[:-1])))
-
-    condenser = _RunCondenser(min_run, on_run)
-    message, complete = _feed_parser(condenser.condense(chunks), session)
+def _parse(chunks: Iterable[bytes], *, min_run: int) -> EmailMessage:
+    condenser = _RunCondenser(min_run)
+    message, complete = _feed_parser(condenser.condense(chunks))
     if condenser.runs and not (complete and condenser.restore(message)):
         # A placeholder was not read as plain body text: the parser reads the mail as it came.
         message, _ = _feed_parser(condenser.original())
-        condenser.whole_bodies.clear()
     _repair_parts(message)
-    return ParsedMail(message, condenser.whole_bodies)
+    return message
 
 
-def _feed_parser(
-    chunks: Iterable[bytes], session: _ParsingSession | None = None
-) -> tuple[EmailMessage, bool]:
+def _feed_parser(chunks: Iterable[bytes]) -> tuple[EmailMessage, bool]:
     """The stdlib parser's message, and whether it read everything (False: stopped at the recursion limit)."""
-    session = session or _ParsingSession()
+    session = _ParsingSession()
     parser = BytesFeedParser(session, policy=MAIL_POLICY)
     session.active = True
     try:
@@ -509,12 +471,9 @@ class _RunCondenser:
     """Turns a mail's chunks into the chunks the parser is fed, each long run of body lines replaced
     by a placeholder line; keeps what it fed and the runs, to restore the runs or to feed the original."""
 
-    def __init__(self, min_run: int, on_run: Callable[[int, bytes], None] | None = None) -> None:
+    def __init__(self, min_run: int) -> None:
         self.min_run = max(min_run, 1)
-        self.on_run = on_run
         self.runs: list[bytearray] = []
-        self.tail_sizes: list[int] = []  # per run: the bytes of its last line, fed as they came
-        self.whole_bodies: dict[int, EmailMessage] = {}  # filled by `restore`
         self._fed: list[bytes | int] | None = []  # what the parser got: bytes, or the index of a run
         self._prefix = f"sesflow{secrets.token_hex(16)}run"  # unguessable: a mail cannot forge one
         self._pending = bytearray()
@@ -590,14 +549,9 @@ class _RunCondenser:
         tail = bytes(run[last:])
         del run[last:]
         assert self._fed is not None  # only dropped once no more runs are replaced
-        index = len(self.runs)
-        self._fed.append(index)
+        self._fed.append(len(self.runs))
         self.runs.append(run)
-        self.tail_sizes.append(len(tail))
-        if self.on_run is not None:
-            # Before the placeholder is fed: the parser has read this part's headers and nothing after.
-            self.on_run(index, b"".join((run, tail)))
-        placeholder = f"{self._prefix}{index}\n".encode()
+        placeholder = f"{self._prefix}{len(self.runs) - 1}\n".encode()
         yield placeholder
         if tail:
             yield self._feed(tail)
@@ -640,10 +594,7 @@ class _RunCondenser:
                     body += run
                 position = payload.index("\n", at) + 1
             assert body is not None
-            rest = payload[position:]
-            if len(found) == 1 and found[0][1] == 0 and len(rest) <= self.tail_sizes[found[0][0]]:
-                self.whole_bodies[found[0][0]] = part  # the run, then its last line: nothing else
-            body += rest.encode("ascii", "surrogateescape")
+            body += payload[position:].encode("ascii", "surrogateescape")
             part.set_payload(body.decode("ascii", "surrogateescape"))
         return True
 

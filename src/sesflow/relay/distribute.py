@@ -14,7 +14,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,7 @@ from sesflow.mail import ParsedMail, parse_mail
 from sesflow.relay.compose import Link, clean_header, compose
 from sesflow.relay.gate import Refusal, check_gate, envelope_addresses, split_by_domain
 from sesflow.relay.links import LinkSigner, utc_now
-from sesflow.relay.offload import EarlyOffload, OffloadResult, store_attachments
+from sesflow.relay.offload import OffloadResult, store_attachments
 from sesflow.relay.recipients import (
     RecipientsRefused,
     find_recipients,
@@ -162,30 +161,15 @@ def freeze_wiring() -> None:
 # --- the steps -------------------------------------------------------------------------------------------
 
 
-def load(location: MailLocation, deps: RelayDeps, early: EarlyOffload | None = None) -> ParsedMail | None:
-    """Stream the mail from S3 into the parser (which hands its attachments to `early` as they come);
-    None when the object is gone."""
+def load(location: MailLocation, deps: RelayDeps) -> ParsedMail | None:
+    """Stream the mail from S3 into the parser; None when the object is gone."""
     try:
         stored = deps.store.open(location.bucket, location.key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
             return None
         raise
-    on_body_run = None if early is None else early.on_body_run
-    return parse_mail(stored.body, chunk_size=LOAD_CHUNK_SIZE, on_body_run=on_body_run)
-
-
-def early_offload(location: MailLocation, deps: RelayDeps) -> EarlyOffload:
-    """Attachments on their way while the mail is parsed, for a mail whose top-level headers pass the gate."""
-    settings = deps.settings
-
-    def admits(root: EmailMessage) -> bool:
-        gate = check_gate(
-            ParsedMail(root), allowed_senders=settings.allowed_senders, relay_spam=settings.relay_spam
-        )
-        return gate.refusal is None
-
-    return EarlyOffload(deps.store, settings.attachments_bucket, location.message_id, location.key, admits)
+    return parse_mail(stored.body, chunk_size=LOAD_CHUNK_SIZE)
 
 
 def quarantine(location: MailLocation, deps: RelayDeps) -> str:
@@ -204,15 +188,9 @@ def sign_links(offloaded: OffloadResult, deps: RelayDeps) -> list[Link]:
 
 
 def relay_mail(location: MailLocation, deps: RelayDeps) -> Outcome:
-    """One mail through the steps; the first step that decides the outcome ends it. Attachments start on
-    their way during `load`; what the later steps do not keep is deleted when the mail is done."""
-    with early_offload(location, deps) as early:
-        return _relay_steps(location, deps, early)
-
-
-def _relay_steps(location: MailLocation, deps: RelayDeps, early: EarlyOffload) -> Outcome:
+    """One mail through the steps; the first step that decides the outcome ends it."""
     settings = deps.settings
-    mail = load(location, deps, early)
+    mail = load(location, deps)
     checkpoint("relay", "load")
     if mail is None:
         kept = QUARANTINE_PREFIX + location.message_id
@@ -247,7 +225,6 @@ def _relay_steps(location: MailLocation, deps: RelayDeps, early: EarlyOffload) -
         message_id=location.message_id,
         source_key=location.key,
         max_inline_bytes=settings.inline_image_max_bytes,
-        early=early,
     )
     checkpoint("relay", "store_attachments")
     links = sign_links(offloaded, deps)
