@@ -55,6 +55,23 @@ def size(short: int, full: int) -> int:
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+def peek_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message a queue holds, read and made visible again at once (moto answers a receive with a zero
+    visibility timeout with the same first ten messages each time, so that cannot page)."""
+    found: list[dict[str, Any]] = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+        "Messages", []
+    ):
+        found += got
+    for start in range(0, len(found), 10):
+        entries = [
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for n, m in enumerate(found[start : start + 10])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+    return found
+
+
 class LogTap(logging.Handler):
     """Every log record of the process (the handlers' Powertools loggers propagate to the root), kept as
     text with its extra fields and traceback, so a campaign can search all of it."""

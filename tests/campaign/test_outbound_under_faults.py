@@ -56,7 +56,17 @@ from ..harness.fault_proxy import (
     FaultProxy,
 )
 from . import conftest
-from .conftest import SMTP_PASSWORD, SMTP_USER, LogTap, raise_send_quota, size, table, wait_until, write_table
+from .conftest import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    LogTap,
+    peek_queue,
+    raise_send_quota,
+    size,
+    table,
+    wait_until,
+    write_table,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -257,18 +267,11 @@ def queued(stack: Stack, url: str) -> int:
 def dead_letter_notifications(stack: Stack) -> Counter[int]:
     """Tracking's DLQ: SES events by the notification they are for (read without taking them)."""
     found: Counter[int] = Counter()
-    seen: set[str] = set()
-    url = stack.aws.tracking_queue.dlq_url
-    while True:
-        got = stack.clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        fresh = [m for m in got.get("Messages", []) if m["MessageId"] not in seen]
-        if not fresh:
-            return found
-        for message in fresh:
-            seen.add(message["MessageId"])
-            event = json.loads(json.loads(message["Body"])["Message"])
-            for value in event.get("mail", {}).get("tags", {}).get("notification_id", []):
-                found[int(value)] += 1
+    for message in peek_queue(stack.clients.sqs, stack.aws.tracking_queue.dlq_url):
+        event = json.loads(json.loads(message["Body"])["Message"])
+        for value in event.get("mail", {}).get("tags", {}).get("notification_id", []):
+            found[int(value)] += 1
+    return found
 
 
 def test_outbound_notifications_under_faults_and_kills_are_sent_exactly_once(faulty: Faulty) -> None:

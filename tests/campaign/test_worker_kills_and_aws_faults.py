@@ -48,6 +48,7 @@ from .conftest import (
     LogTap,
     SmtpSession,
     TopicTap,
+    peek_queue,
     raise_send_quota,
     size,
     table,
@@ -191,22 +192,11 @@ def device_mail(number: int, *, padded: bool = False) -> bytes:
 
 def dead_letters(stack: Stack) -> list[str]:
     """The mails (SES message ids) whose SQS messages wait in the relay's DLQ."""
-    found: list[str] = []
-    got = stack.clients.sqs.receive_message(
-        QueueUrl=stack.aws.relay_queue.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
-    ).get("Messages", [])
-    seen: set[str] = set()
-    while got:
-        fresh = [m for m in got if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        for message in fresh:
-            seen.add(message["MessageId"])
-            found += [location.message_id for location in read_record(message["Body"])]
-        got = stack.clients.sqs.receive_message(
-            QueueUrl=stack.aws.relay_queue.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0
-        ).get("Messages", [])
-    return found
+    return [
+        location.message_id
+        for message in peek_queue(stack.clients.sqs, stack.aws.relay_queue.dlq_url)
+        for location in read_record(message["Body"])
+    ]
 
 
 def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
@@ -295,6 +285,8 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
             ],
         ),
     )
+    if lost:
+        trace_lost(campaign, log, lost)
     assert finished, f"{len(lost)} mails neither relayed, reported nor in the DLQ"
     assert lost == []
     assert duplicated == [], duplicated[:5]
@@ -314,6 +306,22 @@ def test_relay_under_aws_faults_and_killed_workers_loses_and_duplicates_nothing(
         if mid in relayed and covered.get(mid, set()) != ({"1", "2"} if n % 10 == 0 else {"1"})
     ]
     assert short == [], "relayed mails missing a chunk that is neither sent nor reported"
+
+
+def trace_lost(campaign: Campaign, log: SmtpClientLog, lost: list[str]) -> None:
+    """What is known of each lost mail (its number, whether S3 holds it, every log line naming it), for the
+    report."""
+    stack = campaign.stack
+    number_of = {mid: number for number, mid in log.accepted.items()}
+    lines = []
+    for mid in lost:
+        key = stack.resources.relay.incoming_prefix + mid
+        held = stack.clients.s3.list_objects_v2(Bucket=stack.resources.relay.incoming.name, Prefix=key)
+        lines.append(f"== {mid} number={number_of.get(mid)} attempts={log.attempts[number_of.get(mid, -1)]}")
+        lines.append(f"  in S3: {held.get('KeyCount', 0)}")
+        lines += [f"  log {text[:800]}" for text in campaign.logs.texts() if mid in text]
+    conftest.TABLES.mkdir(parents=True, exist_ok=True)
+    (conftest.TABLES / "relay-faults-lost.txt").write_text("\n".join(lines) + "\n")
 
 
 #: SES v2 SendEmail (the relay sends raw mail through it)
