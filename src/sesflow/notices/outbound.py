@@ -323,10 +323,7 @@ def deliver(notification: PreparedNotification, deps: OutboundDeps) -> Outcome:
     """One notification through all the steps; the first step that decides the outcome ends it."""
     if notification.status != NotificationStatus.READY:
         return Skipped(notification.id, "not_ready")
-    outcome = run_steps(Delivery(notification, round_of(notification)), deps, STEPS)
-    if outcome is None:
-        raise RuntimeError("the steps ended without an outcome")
-    return outcome
+    return finish(Delivery(notification, round_of(notification)), deps, STEPS)
 
 
 # --- pieces the steps use ----------------------------------------------------------------------------------
@@ -476,6 +473,7 @@ def bulk_mark_sent(deliveries: Sequence[Delivery], deps: OutboundDeps) -> dict[i
 
 
 def finish(delivery: Delivery, deps: OutboundDeps, steps: Iterable[Step]) -> Outcome:
+    """The steps to their end: one of them decides the outcome."""
     outcome = run_steps(delivery, deps, steps)
     if outcome is None:
         raise RuntimeError("the steps ended without an outcome")
