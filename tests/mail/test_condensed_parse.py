@@ -256,3 +256,43 @@ def mails(draw: st.DrawFn) -> bytes:
 @given(data=mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
 def test_any_mail_parses_as_the_stdlib_does(data: bytes, chunk_size: int, min_run: int) -> None:
     assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)
+
+
+PART_HEADS = st.sampled_from(
+    [
+        b"Content-Type: text/plain",
+        b"Content-Type: text/html",
+        b'Content-Type: text/plain\nContent-Disposition: inline; filename="t.txt"',
+        b"Content-Type: text/plain\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment",
+        b"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n"
+        b'Content-Disposition: attachment; filename="a.pdf"',
+        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64",
+        b"Content-Type: image/png\nContent-Transfer-Encoding: base64\nContent-ID: <i1>\n"
+        b'Content-Disposition: inline; filename="i.png"',
+        b'Content-Type: image/gif; name="g.gif"\nContent-Transfer-Encoding: base64',
+        b"Content-Type: message/rfc822",
+        b'Content-Type: multipart/alternative; boundary="C"',
+    ]
+)
+BODY_LINES = st.sampled_from([b"QUJDRA==", b"QUJD", b"QUJDRA", b"", b"--C", b"plain words", b"Subject: x"])
+
+
+@st.composite
+def structured_mails(draw: st.DrawFn) -> bytes:
+    """Multipart mails of typical parts (bodies, attachments, attached messages, a nested container)
+    whose bodies are runs of base64-like lines, with blank and dash lines mixed in."""
+    sep = draw(LINESEPS)
+    parts = []
+    for _ in range(draw(st.integers(1, 5))):
+        head = draw(PART_HEADS).replace(b"\n", sep)
+        lines = draw(st.lists(st.tuples(BODY_LINES, st.integers(1, 8)), min_size=1, max_size=6))
+        body = b"".join((line + sep) * repeat for line, repeat in lines)
+        parts.append(b"--B" + sep + head + sep + sep + body)
+    top = b"From: a@example.com" + sep + b'Content-Type: multipart/mixed; boundary="B"' + sep + sep
+    return top + b"".join(parts) + b"--B--" + sep
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=structured_mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
+def test_any_structured_mail_parses_as_the_stdlib_does(data: bytes, chunk_size: int, min_run: int) -> None:
+    assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)
