@@ -245,9 +245,8 @@ def plan_maintenance(
             action, existing_id, existing = Action.UPDATE, same.id, same
             if status not in CLOSED:
                 status = str(MaintenanceStatus.RE_SCHEDULED)
+            # Nothing to mend when the successor already replaces it: the run died after linking.
             links = late_links([item for item in known if item.id != same.id], notice, status)
-            if links is not None and links.successor_replaced == same.id:
-                links = None  # linked before the run died
         elif same is not None:
             existing_id = same.id  # the mail belongs with the window it describes
         else:
