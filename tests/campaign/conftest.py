@@ -15,7 +15,8 @@ import resource
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from sesflow.local.smtp_ingress import Credentials, IngressSettings
 from sesflow.local.stack import NetBoxTarget, Stack, StackOptions, start_stack
 from sesflow.resources import RESOURCES
 
+from ..harness.fault_proxy import FaultPlan, FaultProxy
 from ..netbox.conftest import netbox  # noqa: F401 - the session's real NetBox
 
 FULL = os.environ.get("SESFLOW_CAMPAIGN", "").lower() == "full"
@@ -216,6 +218,42 @@ def start_campaign(workdir: Path, netbox: RunningNetBox) -> Campaign:  # noqa: F
         TopicTap(stack, stack.aws.fallback_topic_arn, "campaign-fallback-tap"),
         TopicTap(stack, stack.aws.tracking_topic_arn, "campaign-tracking-tap"),
     )
+
+
+@contextmanager
+def faulty_stack(
+    workdir: Path, aws_faults: FaultPlan, **options: Any
+) -> Iterator[tuple[Stack, FaultProxy, LogTap]]:
+    """A campaign's own stack (the shared one is stopped first: moto's state is one per process): 3 s queue
+    timeouts so killed messages come back quickly, SMTP AUTH, INFO logs, its handlers reaching AWS through a
+    fault proxy (quiet until enabled; pointed at moto once moto runs), and a tap on every log record.
+    `options` are further `StackOptions`; `extra_environment` is added to the proxy's endpoint."""
+    if "stack" in _running:
+        stop_campaign(_running.pop("stack"))
+    aws_proxy = FaultProxy(("127.0.0.1", 1), aws_faults).start()
+    aws_proxy.enabled = False
+    environment = {"AWS_ENDPOINT_URL": aws_proxy.url, **options.pop("extra_environment", {})}
+    settings = StackOptions(
+        workdir=workdir,
+        resources=RESOURCES.with_consumer_timeout(3, visibility_factor=1),
+        smtp=IngressSettings(credentials=Credentials(SMTP_USER, SMTP_PASSWORD)),
+        log_level="INFO",
+        extra_environment=environment,
+        **options,
+    )
+    logs = LogTap()
+    logging.getLogger().addHandler(logs)
+    stack: Stack | None = None
+    try:
+        stack = start_stack(settings)
+        host, port = stack.moto.endpoint_url.removeprefix("http://").split(":")
+        aws_proxy.upstream = (host, int(port))
+        yield stack, aws_proxy, logs
+    finally:
+        if stack is not None:
+            stack.stop()
+        aws_proxy.stop()
+        logging.getLogger().removeHandler(logs)
 
 
 def stop_campaign(campaign: Campaign) -> None:

@@ -18,7 +18,6 @@ stopped first, as moto's state is one per process."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from collections import Counter
@@ -37,8 +36,7 @@ from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, load_settings
 from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import corpus_seed, default_corpus_dir, seed_netbox
-from sesflow.local.smtp_ingress import Credentials, IngressSettings
-from sesflow.local.stack import NetBoxTarget, Stack, StackOptions, start_stack
+from sesflow.local.stack import NetBoxTarget, Stack
 from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
@@ -47,7 +45,6 @@ from sesflow.notices.inbound import InboundDeps
 from sesflow.notices.inbound_replay import StoredMailKey, classify, process_stored_mail, replay
 from sesflow.notices.netbox_side import NetBoxState
 from sesflow.notices.parser import provider_organizers
-from sesflow.resources import RESOURCES
 
 from ..harness.fault_proxy import (
     BLACK_HOLE,
@@ -64,7 +61,7 @@ from ..harness.fault_proxy import (
 )
 from ..notices.conftest import CorpusRow, corpus_path, corpus_rows
 from . import conftest
-from .conftest import SMTP_PASSWORD, SMTP_USER, LogTap, SmtpSession, size, table, write_table
+from .conftest import LogTap, SmtpSession, faulty_stack, size, table, write_table
 from .smtp_faults import ANSWER_LOST, PADDING, SmtpClientLog, SmtpFaultProxy, send_mail
 
 pytestmark = [
@@ -122,46 +119,32 @@ def faulty(
     tmp_path_factory: pytest.TempPathFactory,
     netbox: RunningNetBox,
 ) -> Iterator[Faulty]:
-    if "stack" in conftest._running:  # the shared stack: moto's state is one per process
-        conftest.stop_campaign(conftest._running.pop("stack"))
     netbox.reset()
     upstream = urlsplit(netbox.url)
     netbox_proxy = FaultProxy((upstream.hostname or "127.0.0.1", upstream.port or 80), NETBOX_FAULTS).start()
-    aws_proxy = FaultProxy(("127.0.0.1", 1), AWS_FAULTS).start()  # pointed at moto once it runs
-    netbox_proxy.enabled = aws_proxy.enabled = False
-    options = StackOptions(
-        workdir=Path(tmp_path_factory.mktemp("notice-faults")),
-        resources=RESOURCES.with_consumer_timeout(3, visibility_factor=1),
-        smtp=IngressSettings(credentials=Credentials(SMTP_USER, SMTP_PASSWORD)),
-        netbox=NetBoxTarget(netbox_proxy.url, netbox.tokens.admin),
-        outbound_poll_seconds=3600,
-        async_retry_delays=(0.5, 1.0),
-        log_level="INFO",
-        extra_environment={
-            "AWS_ENDPOINT_URL": aws_proxy.url,
-            faults.KILL_AT: KILL_POINTS,
-            faults.KILL_RATE: str(KILL_RATE),
-            faults.KILL_SEED: "11",
-        },
-    )
-    logs = LogTap()
-    logging.getLogger().addHandler(logs)
-    stack: Stack | None = None
-    smtp_proxy: SmtpFaultProxy | None = None
+    netbox_proxy.enabled = False
     try:
-        stack = start_stack(options)
-        host, port = stack.moto.endpoint_url.removeprefix("http://").split(":")
-        aws_proxy.upstream = (host, int(port))
-        smtp_proxy = SmtpFaultProxy((stack.ingress.host, stack.ingress.port), SMTP_FAULTS, seed=23).start()
-        yield Faulty(stack, netbox, netbox_proxy, aws_proxy, smtp_proxy, logs)
+        with faulty_stack(
+            Path(tmp_path_factory.mktemp("notice-faults")),
+            AWS_FAULTS,
+            netbox=NetBoxTarget(netbox_proxy.url, netbox.tokens.admin),
+            outbound_poll_seconds=3600,
+            async_retry_delays=(0.5, 1.0),
+            extra_environment={
+                faults.KILL_AT: KILL_POINTS,
+                faults.KILL_RATE: str(KILL_RATE),
+                faults.KILL_SEED: "11",
+            },
+        ) as (stack, aws_proxy, logs):
+            smtp_proxy = SmtpFaultProxy(
+                (stack.ingress.host, stack.ingress.port), SMTP_FAULTS, seed=23
+            ).start()
+            try:
+                yield Faulty(stack, netbox, netbox_proxy, aws_proxy, smtp_proxy, logs)
+            finally:
+                smtp_proxy.stop()
     finally:
-        if stack is not None:
-            stack.stop()
-        if smtp_proxy is not None:
-            smtp_proxy.stop()
         netbox_proxy.stop()
-        aws_proxy.stop()
-        logging.getLogger().removeHandler(logs)
 
 
 # --- the mails -------------------------------------------------------------------------------------------

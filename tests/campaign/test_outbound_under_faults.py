@@ -15,7 +15,6 @@ campaign has its own stack; the shared campaign stack is stopped first (moto's s
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import Counter
@@ -32,8 +31,7 @@ from sesflow.aws.clients import AwsClients
 from sesflow.local.moto_server import moto_session
 from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import DEMO_SEED, seed_netbox
-from sesflow.local.smtp_ingress import Credentials, IngressSettings
-from sesflow.local.stack import NetBoxTarget, Stack, StackOptions, start_stack
+from sesflow.local.stack import NetBoxTarget, Stack
 from sesflow.local.workers import QueueWorker, resolve_handler
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
@@ -57,9 +55,8 @@ from ..harness.fault_proxy import (
 )
 from . import conftest
 from .conftest import (
-    SMTP_PASSWORD,
-    SMTP_USER,
     LogTap,
+    faulty_stack,
     peek_queue,
     raise_send_quota,
     size,
@@ -170,51 +167,36 @@ class Faulty:
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory, netbox: RunningNetBox) -> Iterator[Faulty]:
-    if "stack" in conftest._running:  # the shared stack: moto's state is one per process
-        conftest.stop_campaign(conftest._running.pop("stack"))
     netbox.reset()
     upstream = urlsplit(netbox.url)
     netbox_proxy = FaultProxy((upstream.hostname or "127.0.0.1", upstream.port or 80), NETBOX_FAULTS).start()
-    aws_proxy = FaultProxy(("127.0.0.1", 1), AWS_FAULTS).start()  # pointed at moto once it runs
-    netbox_proxy.enabled = aws_proxy.enabled = False
+    netbox_proxy.enabled = False
     assert resolve_handler(RESOURCES.notices.outbound.handler) is outbound.handler
-    options = StackOptions(
-        workdir=Path(tmp_path_factory.mktemp("outbound-faults")),
-        resources=RESOURCES.with_consumer_timeout(3, visibility_factor=1),
-        smtp=IngressSettings(credentials=Credentials(SMTP_USER, SMTP_PASSWORD)),
-        netbox=NetBoxTarget(netbox_proxy.url, netbox.tokens.admin),
-        outbound_poll_seconds=3,
-        log_level="INFO",
-        handler_overrides={
-            RESOURCES.notices.outbound.handler: outbound_with_kill_points,
-            RESOURCES.notices.tracking.handler: tracking_with_short_lease,
-        },
-        extra_environment={
-            "AWS_ENDPOINT_URL": aws_proxy.url,
-            faults.KILL_AT: KILL_POINTS,
-            faults.KILL_RATE: str(KILL_RATE),
-            faults.KILL_SEED: "12",
-        },
-    )
-    logs = LogTap()
-    logging.getLogger().addHandler(logs)
-    stack: Stack | None = None
-    consumers: list[QueueWorker] = []
     try:
-        stack = start_stack(options)
-        host, port = stack.moto.endpoint_url.removeprefix("http://").split(":")
-        aws_proxy.upstream = (host, int(port))
-        raise_send_quota(50.0)
-        consumers = more_tracking_consumers(stack, TRACKING_CONSUMERS - 1)
-        yield Faulty(stack, netbox, netbox_proxy, aws_proxy, logs)
+        with faulty_stack(
+            Path(tmp_path_factory.mktemp("outbound-faults")),
+            AWS_FAULTS,
+            netbox=NetBoxTarget(netbox_proxy.url, netbox.tokens.admin),
+            outbound_poll_seconds=3,
+            handler_overrides={
+                RESOURCES.notices.outbound.handler: outbound_with_kill_points,
+                RESOURCES.notices.tracking.handler: tracking_with_short_lease,
+            },
+            extra_environment={
+                faults.KILL_AT: KILL_POINTS,
+                faults.KILL_RATE: str(KILL_RATE),
+                faults.KILL_SEED: "12",
+            },
+        ) as (stack, aws_proxy, logs):
+            raise_send_quota(50.0)
+            consumers = more_tracking_consumers(stack, TRACKING_CONSUMERS - 1)
+            try:
+                yield Faulty(stack, netbox, netbox_proxy, aws_proxy, logs)
+            finally:
+                for consumer in consumers:
+                    consumer.stop()
     finally:
-        for consumer in consumers:
-            consumer.stop()
-        if stack is not None:
-            stack.stop()
         netbox_proxy.stop()
-        aws_proxy.stop()
-        logging.getLogger().removeHandler(logs)
 
 
 def more_tracking_consumers(stack: Stack, count: int) -> list[QueueWorker]:

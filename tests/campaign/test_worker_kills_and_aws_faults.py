@@ -10,7 +10,6 @@ campaign stack is stopped first, as moto's state is one per process."""
 from __future__ import annotations
 
 import json
-import logging
 import random
 import threading
 from collections import Counter
@@ -21,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from sesflow.local.smtp_ingress import Credentials, IngressSettings
-from sesflow.local.stack import Stack, StackOptions, start_stack
+from sesflow.local.stack import Stack
 from sesflow.local.workers import Handler, resolve_handler
 from sesflow.relay.records import read_record
 from sesflow.resources import RESOURCES
@@ -42,12 +40,10 @@ from ..harness.fault_proxy import (
 from . import conftest
 from .conftest import (
     ALLOWED_DOMAIN,
-    SMTP_PASSWORD,
-    SMTP_USER,
     Campaign,
-    LogTap,
     SmtpSession,
     TopicTap,
+    faulty_stack,
     peek_queue,
     raise_send_quota,
     size,
@@ -124,20 +120,14 @@ def _ignore(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def faulty(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Campaign, FaultProxy, Killer, SmtpFaultProxy]]:
-    if "stack" in conftest._running:  # the shared stack: moto's state is one per process
-        conftest.stop_campaign(conftest._running.pop("stack"))
     real = resolve_handler(RELAY_HANDLER)
     assert real is not None
     killer = Killer(real)
-    proxy = FaultProxy(("127.0.0.1", 1), FAULTS).start()  # pointed at moto once it runs
-    proxy.enabled = False
     notices = RESOURCES.notices
-    options = StackOptions(
-        workdir=Path(tmp_path_factory.mktemp("faults")),
-        resources=RESOURCES.with_consumer_timeout(3, visibility_factor=1),
-        smtp=IngressSettings(credentials=Credentials(SMTP_USER, SMTP_PASSWORD)),
+    with faulty_stack(
+        Path(tmp_path_factory.mktemp("faults")),
+        FAULTS,
         start_netbox=False,
-        log_level="INFO",
         handler_overrides={
             RELAY_HANDLER: killer,
             notices.inbound.handler: _ignore,
@@ -145,36 +135,24 @@ def faulty(
             notices.tracking.handler: _ignore,
         },
         outbound_poll_seconds=3600,
-        extra_environment={"ALLOWED_RECIPIENT_DOMAINS": ALLOWED_DOMAIN, "AWS_ENDPOINT_URL": proxy.url},
-    )
-    logs = LogTap()
-    logging.getLogger().addHandler(logs)
-    stack: Stack | None = None
-    smtp_proxy: SmtpFaultProxy | None = None
-    try:
-        stack = start_stack(options)
-        host, port = stack.moto.endpoint_url.removeprefix("http://").split(":")
-        proxy.upstream = (host, int(port))
+        extra_environment={"ALLOWED_RECIPIENT_DOMAINS": ALLOWED_DOMAIN},
+    ) as (stack, proxy, logs):
         raise_send_quota(50.0)
         smtp_proxy = SmtpFaultProxy((stack.ingress.host, stack.ingress.port), SMTP_FAULTS, seed=13).start()
-        yield (
-            Campaign(
-                stack,
-                logs,
-                TopicTap(stack, stack.aws.fallback_topic_arn, "faults-fallback-tap"),
-                TopicTap(stack, stack.aws.tracking_topic_arn, "faults-tracking-tap"),
-            ),
-            proxy,
-            killer,
-            smtp_proxy,
-        )
-    finally:
-        if smtp_proxy is not None:
+        try:
+            yield (
+                Campaign(
+                    stack,
+                    logs,
+                    TopicTap(stack, stack.aws.fallback_topic_arn, "faults-fallback-tap"),
+                    TopicTap(stack, stack.aws.tracking_topic_arn, "faults-tracking-tap"),
+                ),
+                proxy,
+                killer,
+                smtp_proxy,
+            )
+        finally:
             smtp_proxy.stop()
-        if stack is not None:
-            stack.stop()
-        proxy.stop()
-        logging.getLogger().removeHandler(logs)
 
 
 def device_mail(number: int, *, padded: bool = False) -> bytes:
