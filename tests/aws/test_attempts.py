@@ -16,11 +16,13 @@ from ..harness.fault_proxy import RESET_AFTER_FORWARD, FaultPlan, FaultProxy
 
 pytestmark = pytest.mark.integration
 
+KEEP = 15 * 24 * 3600
+
 
 @pytest.fixture
 def attempts(aws: AwsClients) -> SendAttempts:
     create_idempotency_table(aws)
-    return SendAttempts(RESOURCES.idempotency.name, aws.dynamodb, prefix="test-asked")
+    return SendAttempts(RESOURCES.idempotency.name, aws.dynamodb, prefix="test-asked", keep_seconds=KEEP)
 
 
 def test_a_second_attempt_finds_the_first_ones_mark(attempts: SendAttempts) -> None:
@@ -41,7 +43,7 @@ def test_marks_expire_with_the_table_ttl(attempts: SendAttempts, aws: AwsClients
     item = aws.dynamodb.get_item(TableName=attempts.table_name, Key={"id": {"S": "test-asked#chunk-1"}})[
         "Item"
     ]
-    assert int(item["expiration"]["N"]) - int(item["asked_at"]["N"]) == 15 * 24 * 3600
+    assert int(item["expiration"]["N"]) - int(item["asked_at"]["N"]) == KEEP
 
 
 def test_a_mark_whose_answer_was_lost_is_still_ours(aws: AwsClients, moto_server: MotoServer) -> None:
@@ -56,7 +58,9 @@ def test_a_mark_whose_answer_was_lost_is_still_ours(aws: AwsClients, moto_server
     proxy.max_faults = 1
     proxy.start()
     try:
-        through_proxy = SendAttempts(table, AwsClients(endpoint_url=proxy.url).dynamodb, prefix="test-asked")
+        through_proxy = SendAttempts(
+            table, AwsClients(endpoint_url=proxy.url).dynamodb, prefix="test-asked", keep_seconds=KEEP
+        )
         assert through_proxy.begin("chunk-1")
         assert proxy.fired[RESET_AFTER_FORWARD] == 1
         assert not through_proxy.begin("chunk-1")

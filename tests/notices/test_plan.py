@@ -127,22 +127,8 @@ def test_parser_statuses_without_a_plugin_meaning_are_mapped(parsed: str, netbox
     assert plan.status == netbox
 
 
-def test_an_older_notice_for_a_window_never_seen_is_filed_as_history() -> None:
-    current = _parsed(start=START + timedelta(days=7), sequence=3)
-    older = _parsed(sequence=1)
-    plan = plan_maintenance(
-        older,
-        "M-1",
-        provider_slug="zayo",
-        provider_id=3,
-        existing=_existing(current),
-        circuits={},
-        known=[_existing(current)],
-    )
-    assert (plan.action, plan.status, plan.existing_id) == (Action.HISTORY, "RE-SCHEDULED", 7)
-
-
 def _chain_plan(parsed: ParsedMaintenance, known: list[Existing]) -> MaintenancePlan:
+    """The plan for `parsed` against every maintenance of its name, the current one chosen as inbound does."""
     return plan_maintenance(
         parsed,
         "M-1",
@@ -152,6 +138,12 @@ def _chain_plan(parsed: ParsedMaintenance, known: list[Existing]) -> Maintenance
         circuits={},
         known=known,
     )
+
+
+def test_an_older_notice_for_a_window_never_seen_is_filed_as_history() -> None:
+    current = _parsed(start=START + timedelta(days=7), sequence=3)
+    plan = _chain_plan(_parsed(sequence=1), [_existing(current)])
+    assert (plan.action, plan.status, plan.existing_id) == (Action.HISTORY, "RE-SCHEDULED", 7)
 
 
 FIRST, SECOND, THIRD = (_parsed(start=START + timedelta(days=7 * n), sequence=n + 1) for n in range(3))

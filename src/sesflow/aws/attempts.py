@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-#: Marks outlive SQS's longest retention (14 days), so a late redelivery still finds them.
-MARK_SECONDS: Final = 15 * 24 * 3600
-
 
 class SendAttempts:
     """Marks in the shared idempotency table (key `id`, TTL attribute `expiration`)."""
 
-    def __init__(self, table_name: str, dynamodb: DynamoDBClient, *, prefix: str) -> None:
+    def __init__(self, table_name: str, dynamodb: DynamoDBClient, *, prefix: str, keep_seconds: int) -> None:
         self.table_name = table_name
         self.dynamodb = dynamodb
         self.prefix = prefix
+        self.keep_seconds = keep_seconds  # as long as the records of the sends they guard
 
     def begin(self, key: str) -> bool:
         """Mark `key` as asked of SES; False when an earlier attempt already did (it may have sent)."""
@@ -40,7 +38,7 @@ class SendAttempts:
                     "id": {"S": self._id(key)},
                     "attempt": {"S": token},
                     "asked_at": {"N": str(now)},
-                    "expiration": {"N": str(now + MARK_SECONDS)},
+                    "expiration": {"N": str(now + self.keep_seconds)},
                 },
                 ConditionExpression="attribute_not_exists(id)",
             )

@@ -45,7 +45,7 @@ from sesflow.relay.recipients import (
 )
 from sesflow.relay.records import MailLocation, UnreadableRecordError, read_record
 from sesflow.relay.report import FallbackNotice, publish_fallback
-from sesflow.relay.send import SentChunk, idempotency_config, send_in_chunks
+from sesflow.relay.send import IDEMPOTENCY_SECONDS, SentChunk, idempotency_config, send_in_chunks
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -124,7 +124,7 @@ def deps_from(settings: RelaySettings, clients: AwsClients, signing: AwsClients 
 
 
 def relay_attempts(table_name: str, clients: AwsClients) -> SendAttempts:
-    return SendAttempts(table_name, clients.dynamodb, prefix="relay-asked")
+    return SendAttempts(table_name, clients.dynamodb, prefix="relay-asked", keep_seconds=IDEMPOTENCY_SECONDS)
 
 
 def _signing_clients(settings: RelaySettings) -> AwsClients | None:
