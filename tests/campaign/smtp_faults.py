@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..harness.fault_proxy import TCP_FAULTS, FaultPlan, FaultProxy, reset
+from ..harness.fault_proxy import TCP_FAULTS, FaultPlan, FaultProxy, pipe, reset
 from .conftest import SMTP_PASSWORD, SMTP_USER, crlf
 
 #: The whole mail reached the ingress; its answer to DATA is withheld and the client reset.
@@ -65,37 +65,17 @@ class SmtpFaultProxy(FaultProxy):
         uploaded = threading.Event()
         done = threading.Event()
 
-        def forward_up() -> None:
+        def count_upload(data: bytes) -> bool:
             nonlocal sent
-            client.settimeout(0.5)
-            while not done.is_set():
-                try:
-                    data = client.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    break
-                if not data:
-                    break
-                upstream.sendall(data)
-                sent += len(data)
-                if sent >= self.upload_bytes:
-                    uploaded.set()
-            done.set()
+            sent += len(data)
+            if sent >= self.upload_bytes:
+                uploaded.set()
+            return True
 
-        up = threading.Thread(target=forward_up, daemon=True)
+        up = threading.Thread(target=pipe, args=(client, upstream, None, done, count_upload), daemon=True)
         up.start()
-        upstream.settimeout(0.5)
-        while not done.is_set():
-            try:
-                data = upstream.recv(65536)
-            except TimeoutError:
-                continue
-            if not data:
-                break
-            if uploaded.is_set():
-                break  # the answer to DATA: lost
-            client.sendall(data)
+        # The first answer after the whole mail went up (the answer to DATA) is dropped.
+        pipe(upstream, client, None, done, lambda _: not uploaded.is_set())
         done.set()
         reset(client)
         up.join(timeout=5)

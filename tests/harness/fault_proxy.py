@@ -235,9 +235,14 @@ class FaultProxy:
 
 
 def pipe(
-    source: socket.socket, target: socket.socket, stop_after_chunks: int | None, done: threading.Event
+    source: socket.socket,
+    target: socket.socket,
+    stop_after_chunks: int | None,
+    done: threading.Event,
+    keep: Callable[[bytes], bool] | None = None,
 ) -> None:
-    """Copy bytes until either side closes (or `stop_after_chunks` chunks went through)."""
+    """Copy bytes until either side closes (or `stop_after_chunks` chunks went through, or `keep` refuses a
+    chunk, which is then dropped)."""
     source.settimeout(0.5)
     chunks = 0
     while not done.is_set():
@@ -247,7 +252,7 @@ def pipe(
             continue
         except OSError:
             break
-        if not data:
+        if not data or (keep is not None and not keep(data)):
             break
         target.sendall(data)
         chunks += 1
