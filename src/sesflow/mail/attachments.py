@@ -13,6 +13,8 @@ from email.message import EmailMessage
 from functools import cached_property
 from typing import Literal, Protocol
 
+import pybase64
+
 from sesflow.mail.defects import (
     AttachedMessageWriteDefect,
     Base64DataAfterPaddingDefect,
@@ -295,7 +297,6 @@ def _write_text_slices(payload: str | bytes, writer: "_ChunkedWriter", chunk_siz
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _BASE64_WHITESPACE = b" \t\r\n"
 _NOT_BASE64 = bytes(sorted(set(range(256)) - set(_BASE64_ALPHABET)))
-_PLAIN_BASE64 = _BASE64_ALPHABET + _BASE64_WHITESPACE
 _PAD = ord("=")
 
 
@@ -354,11 +355,12 @@ class _Base64Decoder:
         if not text.isascii():
             return None
         raw = text.encode("ascii")
-        if b"=" in raw or raw.translate(None, _PLAIN_BASE64):
+        if b"=" in raw:
             return None
         try:
-            # Non-strict, it skips the line breaks; it refuses data characters that are not whole quads.
-            return binascii.a2b_base64(raw)
+            # SIMD decoding, several times binascii's speed; validating, it refuses anything but the
+            # alphabet and data characters that are not whole quads, which the general path then reads.
+            return pybase64.b64decode(raw.translate(None, _BASE64_WHITESPACE), validate=True)
         except binascii.Error:
             return None
 
