@@ -11,13 +11,15 @@ import time
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sesflow.mail import parse as parse_module
 from sesflow.mail import parse_mail
-from sesflow.mail.parse import MAX_SHORT_RUNS, MIN_CONDENSED_RUN, _RunCondenser
+from sesflow.mail.parse import MAX_SHORT_RUNS, MIN_CONDENSED_RUN, MIN_GRID_CHECK, _RunCondenser
 
 from .test_hostile_mail import CASES, Case
 
@@ -80,11 +82,13 @@ def device_mail(*payloads: bytes, linesep: bytes = b"\r\n") -> bytes:
 # --- the shortcut is taken, and gives the stdlib's result -----------------------------------------------
 
 
+@pytest.mark.parametrize("chunk_size", [4096, 64 * 1024], ids=["regex", "grid"])
 @pytest.mark.parametrize("linesep", [b"\r\n", b"\n", b"\r"], ids=["crlf", "lf", "cr"])
-def test_large_base64_attachments_reach_the_parser_as_one_line_each(linesep: bytes) -> None:
+def test_large_base64_attachments_reach_the_parser_as_one_line_each(linesep: bytes, chunk_size: int) -> None:
     data = device_mail(os.urandom(300_000), os.urandom(200_000), linesep=linesep)
     condenser = _RunCondenser(MIN_CONDENSED_RUN)
-    fed = b"".join(condenser.condense(data[start : start + 4096] for start in range(0, len(data), 4096)))
+    chunks = (data[start : start + chunk_size] for start in range(0, len(data), chunk_size))
+    fed = b"".join(condenser.condense(chunks))
     if linesep == b"\r":
         # A run must end in LF to be replaced: lone-CR mail goes to the parser line by line.
         assert fed == data
@@ -92,7 +96,31 @@ def test_large_base64_attachments_reach_the_parser_as_one_line_each(linesep: byt
         return
     assert len(fed) < 2_000
     assert len(condenser.runs) == 2
-    assert_parsed_as_the_stdlib_does(data, chunk_size=4096, min_run=MIN_CONDENSED_RUN)
+    assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=MIN_CONDENSED_RUN)
+
+
+INTRUSIONS = {
+    "blank line": b"\r\n",
+    "boundary": b"--B\r\n",
+    "boundary as long as a line": b"--B" + b"x" * 73 + b"\r\n",
+    "dash line": b"-" * 76 + b"\r\n",
+    "junk character": b"QUJD!" + b"A" * 71 + b"\r\n",
+    "lone CR": b"QUJD\rQUJD\r\n",
+    "padding": b"QUJDRA==\r\n",
+    "header-like line": b"Content-Type: text/plain\r\n",
+}
+
+
+@pytest.mark.parametrize("intrusion", list(INTRUSIONS.values()), ids=list(INTRUSIONS))
+@pytest.mark.parametrize("chunk_size", [64 * 1024, 1024 * 1024])
+def test_a_line_that_is_not_base64_inside_a_long_attachment_is_seen(
+    intrusion: bytes, chunk_size: int
+) -> None:
+    # The line lands inside a window the grid check is asked about, not at a chunk's edge.
+    data = device_mail(os.urandom(400_000), os.urandom(100_000))
+    middle = data.index(b"\r\n", 200_000) + 2
+    data = data[:middle] + intrusion + data[middle:]
+    assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=MIN_CONDENSED_RUN)
 
 
 def test_attachment_bytes_survive_the_shortcut() -> None:
@@ -252,10 +280,17 @@ def mails(draw: st.DrawFn) -> bytes:
     return data if draw(st.booleans()) else data.rstrip(b"\r\n")
 
 
+#: The grid check as configured (runs of small chunks never reach it), and asked of every window.
+GRID_CHECKS = st.sampled_from([MIN_GRID_CHECK, 1])
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
-def test_any_mail_parses_as_the_stdlib_does(data: bytes, chunk_size: int, min_run: int) -> None:
-    assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)
+@given(data=mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12), grid_check=GRID_CHECKS)
+def test_any_mail_parses_as_the_stdlib_does(
+    data: bytes, chunk_size: int, min_run: int, grid_check: int
+) -> None:
+    with mock.patch.object(parse_module, "MIN_GRID_CHECK", grid_check):
+        assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)
 
 
 PART_HEADS = st.sampled_from(
@@ -293,6 +328,11 @@ def structured_mails(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=structured_mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12))
-def test_any_structured_mail_parses_as_the_stdlib_does(data: bytes, chunk_size: int, min_run: int) -> None:
-    assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)
+@given(
+    data=structured_mails(), chunk_size=st.integers(1, 40), min_run=st.integers(1, 12), grid_check=GRID_CHECKS
+)
+def test_any_structured_mail_parses_as_the_stdlib_does(
+    data: bytes, chunk_size: int, min_run: int, grid_check: int
+) -> None:
+    with mock.patch.object(parse_module, "MIN_GRID_CHECK", grid_check):
+        assert_parsed_as_the_stdlib_does(data, chunk_size=chunk_size, min_run=min_run)

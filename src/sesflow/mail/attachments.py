@@ -13,8 +13,7 @@ from email.message import EmailMessage
 from functools import cached_property
 from typing import Literal, Protocol
 
-import pybase64
-
+from sesflow.mail.base64_lines import decode_lines
 from sesflow.mail.defects import (
     AttachedMessageWriteDefect,
     Base64DataAfterPaddingDefect,
@@ -354,15 +353,7 @@ class _Base64Decoder:
         line breaks, no padding. None for any other piece, which the general path takes."""
         if not text.isascii():
             return None
-        raw = text.encode("ascii")
-        if b"=" in raw:
-            return None
-        try:
-            # SIMD decoding, several times binascii's speed; validating, it refuses anything but the
-            # alphabet and data characters that are not whole quads, which the general path then reads.
-            return pybase64.b64decode(raw.translate(None, _BASE64_WHITESPACE), validate=True)
-        except binascii.Error:
-            return None
+        return decode_lines(text.encode("ascii"))
 
     def _strip(self, text: str) -> bytes:
         """The alphabet characters of `text` (with "="), noting whether anything but them and

@@ -18,6 +18,7 @@ from email.policy import EmailPolicy
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sesflow.mail.base64_lines import is_base64_lines
 from sesflow.mail.defects import (
     BodyLinesInHeaderBlockDefect,
     MailDefect,
@@ -440,6 +441,8 @@ _RUN_START = (
 _RUN_END = (re.compile(rb"\n(?:--|[\r\n])"), re.compile(rb"\r(?:--|\r)"))
 _LOOKAHEAD = 4
 """Bytes kept back at the end of a chunk: what a terminator starts depends on up to four bytes after it."""
+MIN_GRID_CHECK = 16 * 1024
+"""Pieces of a run at least this long are first checked as base64 lines (see `is_base64_lines`)."""
 MAX_SHORT_RUNS = 10_000
 """After this many runs too short to replace, the rest of the mail goes to the parser as it comes: a mail
 of many short paragraphs (or a hostile one) costs no more than the parser's own reading of it."""
@@ -530,6 +533,9 @@ class _RunCondenser:
                 return -1
             if pending.startswith(b"--") or pending[0] in b"\r\n":
                 return 0
+        if len(pending) >= MIN_GRID_CHECK and is_base64_lines(pending):
+            # An attachment's lines, shown so in a few SIMD passes (the patterns visit every line).
+            return len(pending) if final else -1
         found = _first_match(pending, _RUN_END)
         if found is None:
             return len(pending) if final else -1
