@@ -30,7 +30,7 @@ from sesflow.local.moto_server import MotoServer, moto_session, start_moto_serve
 from sesflow.local.seaweedfs import ADMIN, SeaweedS3, start_seaweedfs
 from sesflow.resources import RESOURCES
 
-ROUNDS = 3
+ROUNDS = 5
 MAIL_LIMIT = 40_000_000  # SES receiving: 40 MB per mail, headers and encoding included
 ATTACHMENTS = 3
 CHILD_TIMEOUT = 300.0
