@@ -62,7 +62,7 @@ def decode_lines(data: bytes) -> bytes | None:
 def is_base64_lines(data: bytes | bytearray) -> bool:
     """True when `data` is base64 alphabet (no padding) in lines of one length, none empty, whose breaks
     all stand on one grid (the first and the last line may be cut short: `data` may be any window).
-    Such text has no empty line and no line that starts with "-". False says nothing either way."""
+    Then no line that starts inside `data` is empty or starts with "-". False says nothing either way."""
     if b"=" in data:
         return False
     grid = _line_grid(data)
