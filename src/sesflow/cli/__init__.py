@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sesflow.cli.config import config_app
+from sesflow.cli.extras import require_extra
 from sesflow.cli.local import local_app
 from sesflow.cli.netbox import netbox_app
 from sesflow.cli.notices import notices_app
@@ -23,6 +24,7 @@ app.add_typer(relay_app, name="relay")
 @app.command()
 def demo() -> None:
     """Start local AWS stand-ins and show, end to end, what sesflow does today."""
+    require_extra("local", "sesflow demo")
     from rich.console import Console
 
     from sesflow.local.demo import run_demo  # the demo starts servers: import it only when asked

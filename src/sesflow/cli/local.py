@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sesflow.cli.extras import require_extra
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -35,6 +37,7 @@ def up(
     workdir: Annotated[Path, typer.Option(help="where the outbox, certificate and status live")] = WORKDIR,
 ) -> None:
     """Start the stack, print its endpoints, and run until Ctrl-C."""
+    require_extra("local", "sesflow local up")
     from rich.console import Console
 
     from sesflow.local.receipt_rules import Verdicts

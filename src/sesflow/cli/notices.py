@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,23 +16,18 @@ from rich.table import Table
 
 from sesflow.aws.clients import default_clients
 from sesflow.aws.store import ObjectStore
+from sesflow.cli.extras import require_extra
 from sesflow.cli.outbound import app as outbound_app
 from sesflow.cli.tracking import app as tracking_app
 from sesflow.config import ConfigError, Flow, load_settings
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.netbox.client import NetBoxClient
-from sesflow.notices.inbound import InboundDeps, process_loaded
-from sesflow.notices.inbound_replay import (
-    ReplaySummary,
-    StoredMailKey,
-    list_stored,
-    process_stored_mail,
-    replay,
-    split_s3_url,
-)
-from sesflow.notices.netbox_side import NetBoxState
-from sesflow.notices.providers import header_addresses
 from sesflow.notices.receipt import GateDecision, Receipt
+
+# The flows' modules need the `notices` extra: imported where a command runs, so `sesflow[cli]` alone starts.
+if TYPE_CHECKING:
+    from sesflow.notices.inbound import InboundDeps
+    from sesflow.notices.inbound_replay import ReplaySummary, StoredMailKey
 
 notices_app = typer.Typer(help="Operate the notices flows.", no_args_is_help=True)
 inbound_app = typer.Typer(help="Provider maintenance mail → NetBox.", no_args_is_help=True)
@@ -40,6 +35,12 @@ notices_app.add_typer(inbound_app, name="inbound")
 notices_app.add_typer(outbound_app, name="outbound")
 notices_app.add_typer(tracking_app, name="tracking")
 console = Console()
+
+
+@notices_app.callback()
+def notices_extra_installed() -> None:
+    require_extra("notices", "sesflow notices")
+
 
 #: A plan reads NetBox but no bucket of the deployment: a stand-in keeps the settings valid.
 _PLAN_PLACEHOLDERS = {"S3_BUCKET_NAME": "plan-only", "IDEMPOTENCY_TABLE": "plan-only"}
@@ -56,6 +57,8 @@ def _read(source: str) -> tuple[str, bytes]:
 
 def _receipt(message_id: str, mail: ParsedMail) -> Receipt:
     """What SES would have said about the mail, from its own headers (the plan does not gate)."""
+    from sesflow.notices.providers import header_addresses
+
     try:
         received = parsedate_to_datetime(mail.header("Date") or "")
     except (TypeError, ValueError):
@@ -69,6 +72,9 @@ def plan_command(
     source: Annotated[str, typer.Argument(help="a .eml file or s3://bucket/key")],
 ) -> None:
     """Print what the mail would create or change in NetBox (NETBOX_URL, NETBOX_API_TOKEN); write nothing."""
+    from sesflow.notices.inbound import InboundDeps, process_loaded
+    from sesflow.notices.netbox_side import NetBoxState
+
     try:
         settings = load_settings(Flow.INBOUND, {**_PLAN_PLACEHOLDERS, **os.environ})
     except ConfigError as error:
@@ -88,6 +94,9 @@ def plan_command(
 def _inbound_deps() -> InboundDeps:
     """Settings from the environment (NETBOX_URL, NETBOX_API_TOKEN, the maps); the bucket comes with the
     command, so the deployment's S3_BUCKET_NAME and IDEMPOTENCY_TABLE may be left unset."""
+    from sesflow.notices.inbound import InboundDeps
+    from sesflow.notices.netbox_side import NetBoxState
+
     try:
         settings = load_settings(Flow.INBOUND, {**_PLAN_PLACEHOLDERS, **os.environ})
     except ConfigError as error:
@@ -110,6 +119,8 @@ def apply_command(
 ) -> None:
     """Apply one mail to NetBox as the Lambda would and print the outcome; exit 1 when it was not applied.
     The gate reads SES's verdicts from the headers SES wrote into the stored mail."""
+    from sesflow.notices.inbound_replay import process_stored_mail
+
     deps = _inbound_deps()
     message_id, raw = _read(source)
     outcome = process_stored_mail(message_id, parse_mail(raw), deps, vouched=vouched)
@@ -136,6 +147,8 @@ def replay_command(
 ) -> None:
     """Run every stored mail under the prefix through the inbound steps again, oldest first, and print a
     summary. Safe to interrupt and run again: mails already applied change nothing. Exit 1 if any failed."""
+    from sesflow.notices.inbound_replay import ReplaySummary, list_stored, replay, split_s3_url
+
     try:
         bucket, prefix = split_s3_url(source)
         moment = _since(since)

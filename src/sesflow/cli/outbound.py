@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,15 +16,11 @@ from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import NoticesApi
 from sesflow.netbox.records import NotificationStatus, PreparedNotification
 from sesflow.notices.claims import Claim, ClaimState
-from sesflow.notices.outbound import (
-    OutboundDeps,
-    composition_of,
-    deps_from,
-    report,
-    round_of,
-    send_one,
-    valid_recipients,
-)
+
+# sesflow.notices.outbound needs the `notices` extra (css-inline): imported where a command runs, so that
+# `sesflow[cli]` alone starts.
+if TYPE_CHECKING:
+    from sesflow.notices.outbound import OutboundDeps
 
 app = typer.Typer(help="Prepared notifications → SES → `sent`.", no_args_is_help=True)
 console = Console()
@@ -50,6 +46,8 @@ def _notices(settings: OutboundSettings) -> NoticesApi:
 
 
 def _print_mime(notification: PreparedNotification, settings: OutboundSettings) -> None:
+    from sesflow.notices.outbound import composition_of, round_of, valid_recipients
+
     recipients, invalid = valid_recipients(notification.recipients)
     for address in invalid:
         console.print(f"[yellow]skipped recipient {address.text!r}: {address.reason}[/yellow]")
@@ -85,6 +83,8 @@ def send_command(
     ] = False,
 ) -> None:
     """Send one `ready` notification now, through the same claim as the schedule and the webhook."""
+    from sesflow.notices.outbound import deps_from, report, send_one
+
     if dry_run:
         settings = _settings(_PREVIEW_PLACEHOLDERS)
         notification = _notices(settings).get_prepared_notification(notification_id)
@@ -134,6 +134,8 @@ def why_pending(claim: Claim | None, round_id: str, deps: OutboundDeps) -> str:
 @app.command("pending")
 def pending_command() -> None:
     """List `ready` notifications with their claim: new, being sent, stuck, or backing off, and why."""
+    from sesflow.notices.outbound import deps_from, round_of
+
     deps = deps_from(_settings(), default_clients(), workers=1)
     table = Table(title="ready notifications")
     for column in ("id", "subject", "recipients", "approved", "state", "why"):

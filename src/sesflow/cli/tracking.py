@@ -22,19 +22,14 @@ from sesflow.netbox.errors import NetBoxError
 from sesflow.netbox.notices import NoticesApi
 from sesflow.notices.claims import ClaimTable
 from sesflow.notices.ses_event import UnreadableEvent, read_message
-from sesflow.notices.tracking import (
-    NetBoxNotifications,
-    RetryLater,
-    Tracked,
-    TrackingDeps,
-    describe,
-    plan,
-    process_message,
-)
 from sesflow.notices.tracking_table import TrackingTable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    # sesflow.notices.tracking needs the `notices` extra (through outbound's css-inline): imported where
+    # a command runs, so that `sesflow[cli]` alone starts.
+    from sesflow.notices.tracking import Tracked, TrackingDeps
 
 app = typer.Typer(help="SES sending events → prepared notifications in NetBox.", no_args_is_help=True)
 console = Console()
@@ -102,6 +97,8 @@ def messages_in_queue(sqs: SQSClient, queue_url: str) -> Iterator[Message]:
 def replay(
     messages: list[Message], deps: TrackingDeps, *, dry_run: bool, progress: Progress
 ) -> ReplaySummary:
+    from sesflow.notices.tracking import RetryLater, plan, process_message
+
     summary = ReplaySummary()
     deps.on_outcome = summary.outcomes.append
     task = progress.add_task("replaying SES events", total=len(messages))
@@ -130,6 +127,8 @@ def _settings() -> TrackingSettings:
 
 
 def deps_from(settings: TrackingSettings) -> TrackingDeps:
+    from sesflow.notices.tracking import NetBoxNotifications, TrackingDeps
+
     dynamodb = default_clients().dynamodb
     table = settings.common.idempotency_table
     return TrackingDeps(
@@ -163,6 +162,8 @@ def replay_command(
 
 def _print(summary: ReplaySummary, total: int, *, dry_run: bool) -> None:
     """One line per recipient's share of an event, then each write it made (or would make)."""
+    from sesflow.notices.tracking import describe
+
     for outcome in summary.outcomes:
         where = f"notification {outcome.notification_id}" if outcome.notification_id else "no notification"
         who = f" {outcome.recipient}" if outcome.recipient else ""
