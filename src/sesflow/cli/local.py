@@ -67,6 +67,13 @@ def up(
     try:
         status_path = write_status(stack)
         _print_endpoints(console, stack.endpoints(), stack.started_in)
+        if stack.notices_off is not None:
+            console.print(
+                f"notices flows off: {stack.notices_off} (set NETBOX_URL and NETBOX_API_TOKEN, or drop "
+                "--no-netbox); the relay runs alone",
+                markup=False,
+                soft_wrap=True,
+            )
         console.print(f"status in {status_path}; Ctrl-C stops everything")
         # Set both explicitly: a shell starts background jobs with SIGINT ignored.
         for number in (signal.SIGINT, signal.SIGTERM):
@@ -143,8 +150,8 @@ def _print_endpoints(console: Console, endpoints: dict[str, object], started_in:
     table.add_column("where")
     for name, value in endpoints.items():
         if name == "handlers" and isinstance(value, dict):
-            for handler, wired in value.items():
-                table.add_row(f"handler {handler}", "wired" if wired else "not importable: not wired")
+            for handler, state in value.items():
+                table.add_row(f"handler {handler}", str(state))
             continue
         if name == "pid":
             continue

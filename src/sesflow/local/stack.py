@@ -4,7 +4,8 @@
     environment → outbox → HTTP API → workers (queues, async invoke, schedule) → SMTP ingress
 
 Handlers are wired by their dotted paths (the Lambda contract); one whose module does not exist is listed as
-not wired and everything else still runs.
+not wired and everything else still runs. Without a NetBox the notices flows are off (their handlers would
+fail every settings check): the relay and its stand-ins run alone.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook/outbound"
 STATUS_FILE = "local/stack.json"
+NOTICES_NEED_NETBOX = "no NetBox was given"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Stack:
     seeded: Seeded | None
     environment: dict[str, str]
     wired: dict[str, bool]
+    #: Why the notices flows do not run (None: they do).
+    notices_off: str | None
     started_in: float
     _running: ExitStack
 
@@ -109,8 +113,21 @@ class Stack:
             "outbox": str(self.outbox.maildir),
             "relay_address": self.options.relay_address,
             "notices_address": self.options.notices_address,
-            "handlers": self.wired,
+            "handlers": self.handler_states(),
         }
+
+    def handler_states(self) -> dict[str, str]:
+        """Each function: `wired`, off with the reason, or not importable."""
+        notices = {function.name for function in _notices_functions(self.resources)}
+        states = {}
+        for name, wired in self.wired.items():
+            if wired:
+                states[name] = "wired"
+            elif self.notices_off is not None and name in notices:
+                states[name] = f"off: {self.notices_off}"
+            else:
+                states[name] = "not importable: not wired"
+        return states
 
     def stop(self) -> None:
         self._running.close()
@@ -214,8 +231,9 @@ def start_stack(options: StackOptions | None = None) -> Stack:
         moto, clients, aws = start_aws(options, accepted, running)
         netbox = _netbox_target(options, running)
         seeded = seed_for_samples(netbox) if netbox is not None else None
+        notices_off = notices_off_reason(options, netbox)
         environment = stack_environment(options, moto.endpoint_url, aws, netbox)
-        handlers = wire_handlers(options, environment, running)
+        handlers = wire_handlers(options, environment, running, notices_on=notices_off is None)
         outbox = Outbox(
             workdir / "outbox", clients.sns, aws.event_destinations, options.outbox_smtp, accepted
         )
@@ -225,7 +243,7 @@ def start_stack(options: StackOptions | None = None) -> Stack:
         inbound = _started(running, inbound_invoker(options, handlers, clients, aws))
         schedule = outbound_schedule(options, handlers, running)
         ingress = start_ingress(
-            receipt_rules(options, inbound),
+            receipt_rules(options, inbound, notices_on=notices_off is None),
             store_with(clients),
             options.verdicts,
             options.smtp,
@@ -248,6 +266,7 @@ def start_stack(options: StackOptions | None = None) -> Stack:
             seeded=seeded,
             environment=environment,
             wired={function.name: handlers[function.handler] is not None for function in functions},
+            notices_off=notices_off,
             started_in=time.monotonic() - started,
             _running=running.pop_all(),
         )
@@ -280,19 +299,39 @@ def start_aws(
     return moto, clients, create_resources(clients, options.resources, identities)
 
 
-def _functions(resources: Resources) -> tuple[Function, ...]:
+def _notices_functions(resources: Resources) -> tuple[Function, ...]:
     notices = resources.notices
-    return (resources.relay.function, notices.inbound, notices.outbound, notices.tracking)
+    return (notices.inbound, notices.outbound, notices.tracking)
+
+
+def _functions(resources: Resources) -> tuple[Function, ...]:
+    return (resources.relay.function, *_notices_functions(resources))
+
+
+def notices_off_reason(options: StackOptions, netbox: NetBoxTarget | None) -> str | None:
+    """Why the notices flows stay off, or None when they run. Their handlers read NetBox's URL and token at
+    every start and fail without them, so without a NetBox they are not wired at all; a test that replaces
+    a notices handler runs its stand-in without one."""
+    if netbox is not None:
+        return None
+    overrides = options.handler_overrides
+    if any(function.handler in overrides for function in _notices_functions(options.resources)):
+        return None
+    return NOTICES_NEED_NETBOX
 
 
 def wire_handlers(
-    options: StackOptions, environment: Mapping[str, str], running: ExitStack
+    options: StackOptions, environment: Mapping[str, str], running: ExitStack, *, notices_on: bool = True
 ) -> dict[str, Handler | None]:
-    """Each function's handler by its dotted path (None: not importable), imported once the environment
-    the templates would set is in place."""
+    """Each function's handler by its dotted path (None: not importable, or a notices function while the
+    notices flows are off), imported once the environment the templates would set is in place."""
     paths = [function.handler for function in _functions(options.resources)]
     running.callback(apply_environment(environment, paths))
-    return {path: options.handler_overrides.get(path) or resolve_handler(path) for path in paths}
+    off = set() if notices_on else {function.handler for function in _notices_functions(options.resources)}
+    return {
+        path: options.handler_overrides.get(path) or (None if path in off else resolve_handler(path))
+        for path in paths
+    }
 
 
 def start_api(
@@ -341,20 +380,25 @@ def outbound_schedule(
     return _started(running, schedule)
 
 
-def receipt_rules(options: StackOptions, inbound: AsyncInvoker) -> list[ReceiptRule]:
-    """The relay's rule (S3 action; S3 notifies SQS) and the notices rule (S3 action, then Lambda)."""
+def receipt_rules(
+    options: StackOptions, inbound: AsyncInvoker, *, notices_on: bool = True
+) -> list[ReceiptRule]:
+    """The relay's rule (S3 action; S3 notifies SQS) and, while the notices flows run, the notices rule (S3
+    action, then Lambda); without it the notices address is refused at RCPT as any unknown one."""
     relay, notices = options.resources.relay, options.resources.notices
-    return [
-        ReceiptRule("relay", (options.relay_address,), relay.incoming.name, relay.incoming_prefix),
-        ReceiptRule(
-            "notices",
-            (options.notices_address,),
-            notices.inbound_bucket.name,
-            notices.inbound_prefix,
-            invoke=inbound.invoke,
-            function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{notices.inbound.name}",
-        ),
-    ]
+    rules = [ReceiptRule("relay", (options.relay_address,), relay.incoming.name, relay.incoming_prefix)]
+    if notices_on:
+        rules.append(
+            ReceiptRule(
+                "notices",
+                (options.notices_address,),
+                notices.inbound_bucket.name,
+                notices.inbound_prefix,
+                invoke=inbound.invoke,
+                function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{notices.inbound.name}",
+            )
+        )
+    return rules
 
 
 def store_with(clients: AwsClients) -> Callable[[str, str, bytes], None]:
