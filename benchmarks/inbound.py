@@ -27,6 +27,7 @@ import urllib3
 from urllib3.response import BaseHTTPResponse
 
 import sesflow.notices.inbound as inbound_module
+from benchmarks import CORPUS
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, load_settings
@@ -35,7 +36,6 @@ from sesflow.local.netbox.seed import (
     ProviderSeed,
     SeedData,
     corpus_seed,
-    default_corpus_dir,
     seed_netbox,
 )
 from sesflow.mail import parse_mail
@@ -95,13 +95,12 @@ class CorpusMail:
 
 
 def corpus_mails() -> list[CorpusMail]:
-    corpus = default_corpus_dir()
     mails = []
-    for line in (corpus / "INDEX.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+    for line in (CORPUS / "INDEX.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         provider, emls = line.split("\t")[:2]
         if provider not in UNPARSED:
             name = emls.split("+")[0]
-            mails.append(CorpusMail(provider, name, (corpus / provider / name).read_bytes()))
+            mails.append(CorpusMail(provider, name, (CORPUS / provider / name).read_bytes()))
     return mails
 
 
@@ -140,7 +139,7 @@ class RoundTimes:
 def corpus_round(
     server: RunningNetBox, admin: NetBoxClient, mails: list[CorpusMail], number: int
 ) -> RoundTimes:
-    seed = corpus_seed(default_corpus_dir())
+    seed = corpus_seed(CORPUS)
     providers = tuple(
         replace(p, name=f"{p.slug}-r{number}", slug=f"{p.slug}-r{number}") for p in seed.providers
     )

@@ -6,18 +6,17 @@ import email
 import time
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 
+from benchmarks import CORPUS
 from sesflow.mail import parse_mail
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 ROUNDS = 5
 
 
 def corpus() -> list[bytes]:
     mails = [path.read_bytes() for path in sorted(CORPUS.rglob("*.eml"))]
     if not mails:
-        raise SystemExit(f"no .eml files under {CORPUS}: the shared/ folder must sit beside the repository")
+        raise SystemExit(f"no .eml files under {CORPUS}")
     return mails
 
 

@@ -19,14 +19,13 @@ from sesflow.local.ports import LOOPBACK, free_port
 from sesflow.local.seaweedfs import SeaweedS3, start_seaweedfs
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"{SHARED} is missing: the shared/ folder must sit beside the repository")
-    return SHARED
+#: Sample data copied into the repository with its licence (tests/data/README.md): a bare clone is whole.
+DATA = Path(__file__).resolve().parent / "data"
+#: Real provider notices and the parser's expected results (circuit-maintenance-parser v2.9.0, Apache-2.0).
+CORPUS = DATA / "corpus" / "circuit-maintenance-parser"
+#: The relay's reference device mail and SMTP session.
+SAMPLES = DATA / "samples"
+DEVICE_MAIL = SAMPLES / "iot-seed-example.eml"
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sesflow.local.netbox.seed import default_corpus_dir
-
+from ..conftest import CORPUS
 from ..mail.test_hostile_mail import CASES as MAIL_CASES
 from ..relay.test_hostile_relay import TABLE as RELAY_CASES
 from .conftest import ALLOWED_DOMAIN, CANARY
@@ -298,7 +297,7 @@ MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
 
 
 def corpus_files(corpus: Path | None = None) -> list[Path]:
-    return sorted((corpus or default_corpus_dir()).rglob("*.eml"))
+    return sorted((corpus or CORPUS).rglob("*.eml"))
 
 
 def _sender_of(raw: bytes) -> str:

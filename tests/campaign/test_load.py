@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sesflow.local.netbox.seed import default_corpus_dir
-
+from ..conftest import CORPUS
 from .checks import parsed
 from .conftest import (
     ALLOWED_DOMAIN,
@@ -92,7 +91,7 @@ def device(campaign: Campaign, numbers: range, start: float, submitted: Submitte
 
 def test_sustained_load_loses_nothing_and_keeps_the_queue_young(campaign: Campaign) -> None:
     stack = campaign.stack
-    notice = (default_corpus_dir() / NOTICE).read_bytes()
+    notice = (CORPUS / NOTICE).read_bytes()
     total = RATE * SECONDS
     submitted = Submitted()
     samples: list[tuple[float, float, float, int]] = []  # time, oldest age, RSS, queue depth

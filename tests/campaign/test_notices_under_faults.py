@@ -35,7 +35,7 @@ from sesflow import faults
 from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, load_settings
 from sesflow.local.netbox import RunningNetBox
-from sesflow.local.netbox.seed import corpus_seed, default_corpus_dir, seed_netbox
+from sesflow.local.netbox.seed import corpus_seed, seed_netbox
 from sesflow.local.stack import NetBoxTarget, Stack
 from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
@@ -46,6 +46,7 @@ from sesflow.notices.inbound_replay import StoredMailKey, classify, process_stor
 from sesflow.notices.netbox_side import NetBoxState
 from sesflow.notices.parser import provider_organizers
 
+from ..conftest import CORPUS
 from ..harness.fault_proxy import (
     BLACK_HOLE,
     DELAY,
@@ -349,7 +350,7 @@ def test_provider_notices_under_netbox_and_aws_faults_and_kills_land_exactly_onc
         first_copy.setdefault(mails[number_of[mid]][1].emls[0], mid)
     faulty.netbox.reset()
     direct = faulty.direct_client()
-    seed_netbox(direct, corpus_seed(default_corpus_dir()))
+    seed_netbox(direct, corpus_seed(CORPUS))
     reference_deps = inbound_deps(faulty)
     reference_results: Counter[str] = Counter()
     with kills_off():

@@ -24,6 +24,7 @@ from sesflow.notices.receipt import check_gate, read_receipts
 from sesflow.notices.ses_event import EventType, read_message
 from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
 
+from ..conftest import DEVICE_MAIL
 from ..notices.conftest import BUCKET, PREFIX, corpus_path
 
 #: The module, under a name the `outbound` fixture does not shadow.
@@ -194,8 +195,7 @@ def test_the_relay_sample_event_relays_the_mail_it_names(world: Any) -> None:
     # The sample names a deployed bucket; here the world's bucket stands in for it.
     s3["bucket"]["name"] = world.incoming
     record["body"] = json.dumps(notification)
-    sample_mail = REPO.parent / "shared" / "samples" / "iot-seed-example.eml"
-    world.s3.s3.put_object(Bucket=world.incoming, Key=s3["object"]["key"], Body=sample_mail.read_bytes())
+    world.s3.s3.put_object(Bucket=world.incoming, Key=s3["object"]["key"], Body=DEVICE_MAIL.read_bytes())
 
     assert process_batch(sample, None, world.deps) == {"batchItemFailures": []}
     (sent,) = world.sent()

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 from sesflow.local.ses_wire import AcceptedMail
@@ -19,7 +18,6 @@ from sesflow.local.stack import Stack
 SMTP_USER = "AKIASESFLOWLOCAL"
 SMTP_PASSWORD = "local-smtp-password"
 CREDENTIALS = Credentials(SMTP_USER, SMTP_PASSWORD)
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
 
 
 def wait_for[T](check: Callable[[], T | None], timeout: float = 30.0, every: float = 0.1) -> T | None:

@@ -11,7 +11,7 @@ from sesflow.local.moto_server import start_moto_server
 from sesflow.local.ports import free_ports, port_is_open
 from sesflow.local.seaweedfs import SeaweedError, SeaweedS3, start_seaweedfs
 
-from ..conftest import SmtpPeer
+from ..conftest import DEVICE_MAIL, SmtpPeer
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +21,8 @@ def test_free_ports_are_distinct() -> None:
     assert len(set(ports)) == 20
 
 
-def test_smtp_peer_receives_a_device_mail(smtp_peer: SmtpPeer, shared_dir: Path) -> None:
-    raw = (shared_dir / "samples" / "iot-seed-example.eml").read_bytes()
+def test_smtp_peer_receives_a_device_mail(smtp_peer: SmtpPeer) -> None:
+    raw = DEVICE_MAIL.read_bytes()
     with smtplib.SMTP(smtp_peer.host, smtp_peer.port, timeout=10) as client:
         client.sendmail("sensor-gw@iot.example.com", ["relay@ingest.example.com"], raw)
     [mail] = smtp_peer.handler.received

@@ -10,13 +10,13 @@ from email.utils import parseaddr
 import pytest
 
 from sesflow.local.netbox import RunningNetBox
-from sesflow.local.netbox.seed import default_corpus_dir
 from sesflow.local.smtp_ingress import IngressSettings
 from sesflow.local.stack import NetBoxTarget, Stack, StackOptions, start_stack
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import NoticesApi
 from sesflow.netbox.records import NotificationStatus
 
+from ..conftest import CORPUS
 from ..netbox.conftest import netbox  # noqa: F401 - the session's real NetBox
 from .conftest import CREDENTIALS, submit, wait_for
 
@@ -25,8 +25,6 @@ pytestmark = [
     pytest.mark.netbox,
     pytest.mark.filterwarnings("ignore:No application metrics to publish"),
 ]
-
-CORPUS = default_corpus_dir()
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,9 @@ from sesflow.local.smtp_ingress import IngressSettings
 from sesflow.local.stack import Stack, StackOptions, start_stack
 from sesflow.resources import RESOURCES
 
+from ..conftest import SAMPLES
 from .conftest import (
     CREDENTIALS,
-    SAMPLES,
     SMTP_PASSWORD,
     SMTP_USER,
     parsed,

@@ -21,13 +21,13 @@ from sesflow.mail import parse as parse_module
 from sesflow.mail import parse_mail
 from sesflow.mail.parse import MAX_SHORT_RUNS, MIN_CONDENSED_RUN, MIN_GRID_CHECK, _RunCondenser
 
+from ..conftest import CORPUS, SAMPLES
 from .test_hostile_mail import CASES, Case
 
 pytestmark = pytest.mark.unit
 
 NEVER = sys.maxsize  # no run is ever condensed: the stdlib parser reads every line
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SAMPLE_MAILS = sorted((SHARED / "corpus").rglob("*.eml")) + sorted((SHARED / "samples").glob("*.eml"))
+SAMPLE_MAILS = sorted(CORPUS.rglob("*.eml")) + sorted(SAMPLES.glob("*.eml"))
 
 
 def shape(message: Message) -> tuple[Any, ...]:

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 
 from sesflow.mail import ParsedMail, iter_attachments, parse_mail, write_payload
 
+from ..conftest import DEVICE_MAIL
+
 pytestmark = pytest.mark.unit
 
-SAMPLES = Path(__file__).parents[2] / ".." / "shared" / "samples"
-SAMPLE = SAMPLES / "iot-seed-example.eml"
 RECIPIENTS_LINE = (
     "Line2:Email_Rxers_Code:[ANYUSER1@DOMAIN-A.example,ANYUSER2@DOMAIN-B.example,"
     "ANYUSERX@DOMAIN-Y.example]:Email_Rxers_Code:"
@@ -22,7 +21,7 @@ RECIPIENTS_LINE = (
 
 @pytest.fixture(scope="module")
 def raw_sample() -> bytes:
-    return SAMPLE.read_bytes()
+    return DEVICE_MAIL.read_bytes()
 
 
 def decoded_attachments(mail: ParsedMail) -> list[tuple[str, bytes]]:
@@ -49,7 +48,7 @@ def test_sample_has_exactly_one_attachment_demo64_with_its_bytes(raw_sample: byt
 
 
 def test_sample_streamed_from_a_file_in_tiny_chunks_gives_the_same_mail(raw_sample: bytes) -> None:
-    with SAMPLE.open("rb") as stream:
+    with DEVICE_MAIL.open("rb") as stream:
         mail = parse_mail(stream, chunk_size=3)
     assert decoded_attachments(mail) == [("demo64.txt", b"content\n")]
     assert mail.text_body() == parse_mail(raw_sample).text_body()

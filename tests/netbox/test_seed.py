@@ -18,11 +18,12 @@ from sesflow.local.netbox.seed import (
     PROVIDERS,
     TEMPLATES,
     corpus_seed,
-    default_corpus_dir,
     seed_netbox,
 )
 from sesflow.netbox.client import Json, NetBoxClient, Params, Response
 from sesflow.netbox.retry import RetryPolicy
+
+from ..conftest import CORPUS
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
@@ -51,11 +52,6 @@ class CountingClient(NetBoxClient):
 
 
 @pytest.fixture
-def corpus_dir(shared_dir: Path) -> Path:
-    return shared_dir / "corpus" / "circuit-maintenance-parser"
-
-
-@pytest.fixture
 def counting_client(clean_netbox: RunningNetBox) -> CountingClient:
     return CountingClient(clean_netbox.url, clean_netbox.tokens.admin)
 
@@ -75,19 +71,15 @@ def _circuits_in_netbox(client: NetBoxClient) -> list[tuple[str, str]]:
     return [(item["provider"]["slug"], item["cid"]) for item in client.iterate(CIRCUITS)]
 
 
-def test_the_corpus_seed_is_found_beside_the_repository(corpus_dir: Path) -> None:
-    assert default_corpus_dir().resolve() == corpus_dir.resolve()
-
-
 def test_corpus_seed_creates_every_provider_and_circuit_in_one_post_per_type(
-    counting_client: CountingClient, corpus_dir: Path
+    counting_client: CountingClient,
 ) -> None:
-    expected = _expected_circuits(corpus_dir)
-    expected_providers = {path.name for path in corpus_dir.iterdir() if path.is_dir()}
+    expected = _expected_circuits(CORPUS)
+    expected_providers = {path.name for path in CORPUS.iterdir() if path.is_dir()}
     assert len(expected_providers) == 15
     assert len(expected) == 49
 
-    seeded = seed_netbox(counting_client, corpus_seed(corpus_dir))
+    seeded = seed_netbox(counting_client, corpus_seed(CORPUS))
 
     # Providers without circuits in their results (eunetworks, pccw) are created too.
     assert set(seeded.providers) == expected_providers
@@ -103,10 +95,8 @@ def test_corpus_seed_creates_every_provider_and_circuit_in_one_post_per_type(
     )
 
 
-def test_seeding_twice_creates_nothing_and_returns_the_same_ids(
-    counting_client: CountingClient, corpus_dir: Path
-) -> None:
-    data = corpus_seed(corpus_dir)
+def test_seeding_twice_creates_nothing_and_returns_the_same_ids(counting_client: CountingClient) -> None:
+    data = corpus_seed(CORPUS)
     first = seed_netbox(counting_client, data)
     counting_client.calls.clear()
 
@@ -119,11 +109,9 @@ def test_seeding_twice_creates_nothing_and_returns_the_same_ids(
     assert counting_client.get(TEMPLATES)["count"] == 1
 
 
-def test_seeding_over_part_of_the_data_creates_only_what_is_missing(
-    counting_client: CountingClient, corpus_dir: Path
-) -> None:
+def test_seeding_over_part_of_the_data_creates_only_what_is_missing(counting_client: CountingClient) -> None:
     zayo = counting_client.post(PROVIDERS, {"name": "Zayo by hand", "slug": "zayo"})["id"]
-    data = corpus_seed(corpus_dir)
+    data = corpus_seed(CORPUS)
 
     seeded = seed_netbox(counting_client, data)
 
@@ -131,11 +119,9 @@ def test_seeding_over_part_of_the_data_creates_only_what_is_missing(
     assert counting_client.get(PROVIDERS)["count"] == len(data.providers)
 
 
-def test_each_lookup_filter_the_seed_uses_is_one_netbox_knows(
-    counting_client: CountingClient, corpus_dir: Path
-) -> None:
+def test_each_lookup_filter_the_seed_uses_is_one_netbox_knows(counting_client: CountingClient) -> None:
     """NetBox ignores an unknown filter silently; the seed would stay correct but read everything."""
-    seeded = seed_netbox(counting_client, corpus_seed(corpus_dir))
+    seeded = seed_netbox(counting_client, corpus_seed(CORPUS))
     other_template = {"name": "Other", "slug": "other", "event_type": "maintenance"}
     counting_client.post(TEMPLATES, other_template | {"subject_template": "s", "body_template": "b"})
     zayo = seeded.providers["zayo"]

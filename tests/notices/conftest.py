@@ -16,16 +16,16 @@ from sesflow.aws.clients import AwsClients
 from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, InboundSettings, load_settings
 from sesflow.local.netbox import RunningNetBox
-from sesflow.local.netbox.seed import Seeded, corpus_seed, default_corpus_dir, seed_netbox
+from sesflow.local.netbox.seed import Seeded, corpus_seed, seed_netbox
 from sesflow.netbox.client import NetBoxClient
 from sesflow.notices.inbound import InboundDeps, Outcome, run
 from sesflow.notices.netbox_side import NetBoxState
 
+from ..conftest import CORPUS
 from ..netbox.conftest import clean_netbox, nb_client, netbox, notices  # noqa: F401
 
 BUCKET = "inbound-mail"
 PREFIX = "inbound/"
-CORPUS = default_corpus_dir()
 RECEIVED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "virus": "PASS", "spam": "PASS"}
 

@@ -14,9 +14,9 @@ from sesflow.aws.clients import AwsClients
 from sesflow.cli import app
 from sesflow.local.aws_setup import create_idempotency_table
 
-pytestmark = pytest.mark.integration
+from ..conftest import DEVICE_MAIL
 
-SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "iot-seed-example.eml"
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -45,7 +45,9 @@ def sends() -> int:
 
 def test_dry_run_of_a_file_shows_the_plan_and_touches_nothing(moto_server: object) -> None:
     before = sends()
-    result = CliRunner().invoke(app, ["relay", "process", str(SAMPLE), "--dry-run"], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(
+        app, ["relay", "process", str(DEVICE_MAIL), "--dry-run"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "would relay to 3 recipient(s) in 1 send(s)" in result.output
     assert "ANYUSER2@domain-b.example" in result.output
@@ -66,7 +68,7 @@ def test_process_relays_a_file_then_revoke_deletes_its_attachments(
     aws: AwsClients, relay_env: dict[str, str]
 ) -> None:
     before = sends()
-    result = CliRunner().invoke(app, ["relay", "process", str(SAMPLE)])
+    result = CliRunner().invoke(app, ["relay", "process", str(DEVICE_MAIL)])
     assert result.exit_code == 0, result.output
     assert "relayed to 3 recipient(s) in 1 send(s)" in result.output
     assert sends() == before + 1
@@ -97,7 +99,7 @@ def test_revoke_older_than_keeps_recent_attachments(aws: AwsClients, relay_env: 
 def test_dlq_lists_and_redrives(aws: AwsClients, relay_env: dict[str, str]) -> None:
     queue = aws.sqs.create_queue(QueueName="relay")["QueueUrl"]
     dlq = aws.sqs.create_queue(QueueName="relay-dlq")["QueueUrl"]
-    aws.s3.put_object(Bucket="relay-incoming", Key="incoming/stuck1", Body=SAMPLE.read_bytes())
+    aws.s3.put_object(Bucket="relay-incoming", Key="incoming/stuck1", Body=DEVICE_MAIL.read_bytes())
     record = {
         "eventName": "ObjectCreated:Put",
         "s3": {

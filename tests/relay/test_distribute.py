@@ -7,7 +7,6 @@ import json
 import urllib.request
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +18,11 @@ from sesflow.aws.clients import AwsClients
 from sesflow.aws.ses import UNCERTAIN_CODE, SesSender, UncertainSendError
 from sesflow.relay.distribute import Refused, Relayed, Skipped, process_batch, process_message
 
+from ..conftest import DEVICE_MAIL
 from ..harness.aws_faults import fail_sends
 from .conftest import RelayWorld
 
 pytestmark = pytest.mark.integration
-
-SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "iot-seed-example.eml"
 
 
 def device_mail(
@@ -68,7 +66,7 @@ def sent_message(world: RelayWorld, index: int = -1) -> EmailMessage:
 
 
 def test_seed_example_is_relayed_end_to_end(world: RelayWorld) -> None:
-    key = world.put_mail(SAMPLE.read_bytes(), "seed-example-0001")
+    key = world.put_mail(DEVICE_MAIL.read_bytes(), "seed-example-0001")
     [outcome] = process_message(world.s3_event(key), world.deps)
 
     assert isinstance(outcome, Relayed)

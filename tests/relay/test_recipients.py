@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -21,10 +20,10 @@ from sesflow.relay.recipients import (
     remove_marker_lines_html,
 )
 
+from ..conftest import DEVICE_MAIL
+
 pytestmark = pytest.mark.unit
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
-SAMPLE = SAMPLES / "iot-seed-example.eml"
 MARKER = "Email_Rxers_Code"
 SAMPLE_ADDRESSES = ("ANYUSER1@domain-a.example", "ANYUSER2@domain-b.example", "ANYUSERX@domain-y.example")
 HUNDRED_TWENTY = tuple(f"user{number:03}@site{number % 7}.example" for number in range(120))
@@ -85,7 +84,7 @@ class Case:
 
 
 CASES = [
-    Case("seed sample from a device", SAMPLE.read_bytes(), SAMPLE_ADDRESSES),
+    Case("seed sample from a device", DEVICE_MAIL.read_bytes(), SAMPLE_ADDRESSES),
     Case("plain commas", text_mail(line("a@x.example,b@y.example")), ("a@x.example", "b@y.example")),
     Case(
         "spaces around every bracket, separator and marker",
@@ -415,7 +414,7 @@ def test_refusal_reasons_are_plain_strings_for_reports() -> None:
 
 
 def test_sample_loses_only_its_recipients_line() -> None:
-    text = parse_mail(SAMPLE.read_bytes()).text_body()
+    text = parse_mail(DEVICE_MAIL.read_bytes()).text_body()
     assert text is not None
     remaining = remove_marker_lines(text, marker=MARKER)
     assert remaining == (
