@@ -23,6 +23,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from rich.console import Console
@@ -36,7 +37,8 @@ from sesflow.relay.records import MailLocation, notification_for
 DEMO_USER = "demo-device"
 DEMO_PASSWORD = "demo-device-password"  # noqa: S105 - the local stack's own loopback credential
 STEP_SECONDS = 60.0
-#: Three real provider notices from the shared corpus (their providers and circuits are seeded in NetBox).
+#: Three real provider notices, shipped in the package (samples/notices/, with their licence); the stack seeds
+#: their providers and circuits in NetBox.
 NOTICES = (("zayo", "zayo4.eml"), ("equinix", "equinix3.eml"), ("crowncastle", "crowncastle1.eml"))
 
 
@@ -160,17 +162,17 @@ def relay_step(demo: Demo) -> None:
     )
 
 
-def inbound_step(demo: Demo, corpus: Path) -> None:
+def inbound_step(demo: Demo, notices: Traversable) -> None:
     console, stack = demo.console, demo.stack
     console.rule("2. notices inbound")
     started = time.monotonic()
     if stack.netbox is None:
         demo.record("inbound", False, "no NetBox (set NETBOX_URL or let the stack start one)", started)
         return
-    mails = [(corpus / provider / name) for provider, name in NOTICES]
-    missing = [str(path) for path in mails if not path.exists()]
+    mails = [notices / provider / name for provider, name in NOTICES]
+    missing = [str(path) for path in mails if not path.is_file()]
     if missing:
-        demo.record("inbound", False, f"corpus mails missing: {', '.join(missing)}", started)
+        demo.record("inbound", False, f"demo notices missing: {', '.join(missing)}", started)
         return
     invoked = stack.inbound.counters.succeeded
     results_before = len(stack.inbound.results)
@@ -270,10 +272,9 @@ def summary(demo: Demo) -> int:
     return 1 if failures else 0
 
 
-def default_corpus() -> Path:
-    from sesflow.local.netbox.seed import default_corpus_dir
-
-    return default_corpus_dir()
+def packaged_notices() -> Traversable:
+    """Package data, so the demo of an installed sesflow has its notices too (no checkout needed)."""
+    return files("sesflow.local") / "samples" / "notices"
 
 
 def run_demo(console: Console, workdir: Path = Path(".sesflow/demo")) -> int:
@@ -298,7 +299,7 @@ def run_demo(console: Console, workdir: Path = Path(".sesflow/demo")) -> int:
         demo = Demo(console, stack)
         steps: list[tuple[str, Callable[[], None]]] = [
             ("relay", lambda: relay_step(demo)),
-            ("inbound", lambda: inbound_step(demo, default_corpus())),
+            ("inbound", lambda: inbound_step(demo, packaged_notices())),
             ("outbound + tracking", lambda: outbound_step(demo)),
         ]
         for name, step in steps:

@@ -212,13 +212,12 @@ def _netbox_target(options: StackOptions, running: ExitStack) -> NetBoxTarget | 
 
 
 def seed_for_samples(target: NetBoxTarget) -> Seeded:
-    """Providers and circuits for the corpus's notices (or the demo's few when the corpus is absent)."""
-    from sesflow.local.netbox.seed import DEMO_SEED, corpus_seed, default_corpus_dir, seed_netbox
+    """Providers and circuits for every notice of the test corpus, the demo's among them, with the demo's
+    contacts and template; read from the package, so an installed sesflow seeds the same as a checkout."""
+    from sesflow.local.netbox.seed import packaged_seed, seed_netbox
     from sesflow.netbox.client import NetBoxClient
 
-    corpus = default_corpus_dir()
-    data = corpus_seed(corpus) if corpus.is_dir() else DEMO_SEED
-    return seed_netbox(NetBoxClient(target.url, target.token), data)
+    return seed_netbox(NetBoxClient(target.url, target.token), packaged_seed())
 
 
 def start_stack(options: StackOptions | None = None) -> Stack:

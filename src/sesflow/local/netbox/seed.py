@@ -10,6 +10,7 @@ import csv
 import json
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ TEMPLATES = "/api/plugins/notices/notification-templates/"
 WEBHOOKS = "/api/extras/webhooks/"
 EVENT_RULES = "/api/extras/event-rules/"
 
-#: The corpus of real provider mails and the parser's expected results, in the shared folder beside the repo.
+#: A corpus folder's list of notices: provider, mails, expected results (tests/data/corpus/… in a checkout).
 CORPUS_INDEX = "INDEX.tsv"
+#: The corpus's providers and circuits, shipped in the package so an installed sesflow can seed NetBox.
+PACKAGED_SEED = "samples/notices/netbox-seed.json"
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,6 @@ DEMO_SEED = SeedData(
 )
 
 
-def default_corpus_dir() -> Path:
-    """The corpus in a checkout: `shared/` sits beside the repository (src/sesflow/local/netbox/ → repo)."""
-    return Path(__file__).resolve().parents[4].parent / "shared" / "corpus" / "circuit-maintenance-parser"
-
-
 def corpus_seed(
     corpus_dir: Path,
     *,
@@ -107,6 +105,20 @@ def corpus_seed(
                         cids[str(circuit["circuit_id"])] = None
     return SeedData(
         providers=tuple(ProviderSeed(slug, slug, tuple(cids)) for slug, cids in circuits.items()),
+        contacts=contacts,
+        template=template if template is not None else TemplateSeed(),
+    )
+
+
+def packaged_seed(
+    *, contacts: tuple[ContactSeed, ...] = DEMO_CONTACTS, template: TemplateSeed | None = None
+) -> SeedData:
+    """What `corpus_seed` makes of the test corpus, read from the package's copy (the corpus itself stays in
+    the repository's tests/data/, outside the wheel and the Lambda bundles)."""
+    document = json.loads(files("sesflow.local").joinpath(PACKAGED_SEED).read_text(encoding="utf-8"))
+    providers: dict[str, list[str]] = document["providers"]
+    return SeedData(
+        providers=tuple(ProviderSeed(slug, slug, tuple(cids)) for slug, cids in providers.items()),
         contacts=contacts,
         template=template if template is not None else TemplateSeed(),
     )
