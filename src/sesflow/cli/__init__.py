@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from sesflow.cli.config import config_app
@@ -22,14 +24,19 @@ app.add_typer(relay_app, name="relay")
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="show the functions' logs inline instead of in a file"),
+    ] = False,
+) -> None:
     """Start local AWS stand-ins and show, end to end, what sesflow does today."""
     require_extra("local", "sesflow demo")
     from rich.console import Console
 
     from sesflow.local.demo import run_demo  # the demo starts servers: import it only when asked
 
-    raise typer.Exit(code=run_demo(Console()))
+    raise typer.Exit(code=run_demo(Console(), verbose=verbose))
 
 
 def main() -> None:

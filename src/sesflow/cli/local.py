@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sesflow.cli.extras import require_extra
+from sesflow.local.ports import LOCAL_UP_API_PORT, LOCAL_UP_SMTP_PORT
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,8 +27,10 @@ WORKDIR = Path(".sesflow")
 
 @local_app.command()
 def up(
-    smtp_port: Annotated[int, typer.Option(help="SMTP ingress port (0: any free port)")] = 2525,
-    api_port: Annotated[int, typer.Option(help="HTTP API port for POST /webhook/outbound (0: any)")] = 8088,
+    smtp_port: Annotated[int, typer.Option(help="SMTP ingress port (0: any free port)")] = LOCAL_UP_SMTP_PORT,
+    api_port: Annotated[
+        int, typer.Option(help="HTTP API port for POST /webhook/outbound (0: any)")
+    ] = LOCAL_UP_API_PORT,
     smtp_user: Annotated[
         str, typer.Option(envvar="SESFLOW_SMTP_USER", help="require AUTH with this user")
     ] = "",
