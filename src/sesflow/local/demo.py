@@ -2,17 +2,21 @@
 
     start the stack → 1. relay: a device mail over SMTP → relayed mail in the outbox, its link downloads,
     a redelivered SQS message sends nothing → 2. notices inbound: provider notices over SMTP → NetBox →
-    3. outbound + tracking: ready → sent → delivered (and a bounce → failed) → 4. summary
+    3. outbound + tracking: ready → sent → delivered (and a bounce → failed) → 4. summary → what to try next
 
-Each step waits for its state with a deadline; the exit code is 1 when any step did not reach it.
+Each step waits for its state with a deadline; the exit code is 1 when any step did not reach it. The
+functions' own logs (Powertools JSON, one line per event, as CloudWatch would hold them) go to a file in the
+work folder, kept after the run, so the steps read as a story; `--verbose` shows them inline instead.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import smtplib
 import ssl
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,8 +34,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sesflow.local.netbox.bootstrap import ADMIN_PASSWORD
+from sesflow.local.ports import LOCAL_UP_SMTP_PORT, LOOPBACK
 from sesflow.local.smtp_ingress import Credentials, IngressSettings
-from sesflow.local.stack import Stack, StackOptions, start_stack
+from sesflow.local.stack import DEFAULT_WORKDIR, Stack, StackOptions, start_stack
 from sesflow.relay.records import MailLocation, notification_for
 
 DEMO_USER = "demo-device"
@@ -269,7 +275,85 @@ def summary(demo: Demo) -> int:
     failures = sum(not result.ok for result in demo.results)
     if failures:
         demo.console.print(f"[red]{failures} demo step(s) did not reach their state[/red]")
+    function_log = demo.stack.options.function_log
+    if function_log is not None:
+        where = escape(str(function_log))
+        demo.console.print(
+            f"the functions' logs (Powertools JSON, as CloudWatch would hold them): {where}", soft_wrap=True
+        )
     return 1 if failures else 0
+
+
+def what_to_try_next(console: Console, stack: Stack) -> None:
+    """Go on by hand on `sesflow local up`, with the values it uses: the demo's device login, its default
+    ports and folder, and the local NetBox's login."""
+    sesflow = sesflow_command()
+    user, password = (base64.b64encode(text.encode()).decode() for text in (DEMO_USER, DEMO_PASSWORD))
+    session = (
+        "EHLO device.example",
+        "AUTH LOGIN",
+        f"{user}",
+        f"{password}",
+        "MAIL FROM:<gw@plant.example.com>",
+        f"RCPT TO:<{stack.options.relay_address}>",
+        "DATA",
+        "Subject: hello from openssl",
+        "",
+        "Typed by hand, relayed to the list below.",
+        "Email_Rxers_Code:[you@example.com]:Email_Rxers_Code:",
+        ".",
+        "QUIT",
+    )
+    console.rule("what to try next")
+    lines = [
+        "Start the stack and leave it running (Ctrl-C stops it):",
+        f"   SESFLOW_SMTP_USER={DEMO_USER} SESFLOW_SMTP_PASSWORD={DEMO_PASSWORD} {sesflow} local up",
+        "Be a device: in a second terminal, open an SMTP session to its ingress",
+        f"   openssl s_client -starttls smtp -crlf -quiet -connect {LOOPBACK}:{LOCAL_UP_SMTP_PORT}",
+        f"and type this mail ({user} and {password} are {DEMO_USER} and its password in base64, as AUTH LOGIN"
+        " wants them; the empty line ends the headers):",
+        *(f"   {line}" for line in session),
+        f"The relayed mail lands in the outbox, a maildir: {DEFAULT_WORKDIR / 'outbox' / 'new'}/",
+        f"NetBox: `local up` starts the local one and prints its URL (`{sesflow} local status` shows it"
+        f" again); log in as admin / {ADMIN_PASSWORD}",
+    ]
+    for line in lines:
+        console.print(escape(line), soft_wrap=True, highlight=False)
+
+
+def sesflow_command() -> str:
+    """The `sesflow` being run, as this shell reaches it: by name when PATH finds this one, else by its path
+    (relative when it is under here, as `.venv/bin/sesflow` after `make demo`)."""
+    script = Path(sys.executable).parent / "sesflow"
+    if not script.is_file():
+        return "sesflow"
+    found = shutil.which("sesflow")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "sesflow"
+    if script.is_relative_to(Path.cwd()):
+        return str(script.relative_to(Path.cwd()))
+    return str(script)
+
+
+def print_endpoints(console: Console, stack: Stack) -> None:
+    for name, value in stack.endpoints().items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{key} {state}" for key, state in value.items())
+        console.print(f"   {name}: {escape(str(value))}", soft_wrap=True)
+
+
+def clean_up(workdir: Path, keep: Path | None) -> None:
+    """Remove what the run left in `workdir`, except the log the summary pointed at."""
+    if keep is None or not workdir.is_dir():
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    for entry in workdir.iterdir():
+        if entry == keep:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def packaged_notices() -> Traversable:
@@ -277,9 +361,11 @@ def packaged_notices() -> Traversable:
     return files("sesflow.local") / "samples" / "notices"
 
 
-def run_demo(console: Console, workdir: Path = Path(".sesflow/demo")) -> int:
-    """Run the demo; returns the process exit code (0 when every step reached its state)."""
+def run_demo(console: Console, workdir: Path = Path(".sesflow/demo"), *, verbose: bool = False) -> int:
+    """Run the demo; returns the process exit code (0 when every step reached its state). The functions'
+    logs go to `functions.log` in `workdir`, or inline with `verbose`."""
     shutil.rmtree(workdir, ignore_errors=True)
+    function_log = None if verbose else workdir / "functions.log"
     warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
     console.rule("sesflow demo")
     started = time.monotonic()
@@ -288,14 +374,14 @@ def run_demo(console: Console, workdir: Path = Path(".sesflow/demo")) -> int:
             StackOptions(
                 workdir=workdir,
                 smtp=IngressSettings(credentials=Credentials(DEMO_USER, DEMO_PASSWORD)),
-                log_level="WARNING",
+                log_level="INFO",
                 outbound_poll_seconds=5.0,
+                function_log=function_log,
             )
         )
     try:
         console.print(f"local stack up in {time.monotonic() - started:.1f}s:")
-        for name, value in stack.endpoints().items():
-            console.print(f"   {name}: {escape(str(value))}")
+        print_endpoints(console, stack)
         demo = Demo(console, stack)
         steps: list[tuple[str, Callable[[], None]]] = [
             ("relay", lambda: relay_step(demo)),
@@ -308,7 +394,9 @@ def run_demo(console: Console, workdir: Path = Path(".sesflow/demo")) -> int:
                 step()
             except Exception as error:  # noqa: BLE001 - reported as the step's failure, in the summary
                 demo.record(name, False, f"{type(error).__name__}: {error}", step_started)
-        return summary(demo)
+        exit_code = summary(demo)
+        what_to_try_next(console, stack)
+        return exit_code
     finally:
         stack.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        clean_up(workdir, keep=function_log)

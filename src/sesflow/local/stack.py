@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook/outbound"
 STATUS_FILE = "local/stack.json"
+#: Where `sesflow local up` keeps the outbox, certificate and status unless told otherwise.
+DEFAULT_WORKDIR = Path(".sesflow")
 NOTICES_NEED_NETBOX = "no NetBox was given"
 
 
@@ -51,7 +53,7 @@ class NetBoxTarget:
 
 @dataclass(frozen=True)
 class StackOptions:
-    workdir: Path = Path(".sesflow")
+    workdir: Path = DEFAULT_WORKDIR
     resources: Resources = RESOURCES
     smtp: IngressSettings = field(default_factory=IngressSettings)
     api_port: int = 0
@@ -69,6 +71,9 @@ class StackOptions:
     outbound_poll_seconds: float = 10.0
     async_retry_delays: tuple[float, ...] = (2.0, 4.0)  # Lambda waits ~1 and ~2 minutes; scaled down here
     log_level: str = "INFO"
+    #: Where the functions' logs go, appended: their Powertools JSON lines and the stand-ins' warnings. None:
+    #: stdout and stderr, where Lambda's would reach CloudWatch.
+    function_log: Path | None = None
     #: handler path → a replacement (tests wrap a real handler to kill it at a named step)
     handler_overrides: Mapping[str, Handler] = field(default_factory=dict)
     extra_environment: Mapping[str, str] = field(default_factory=dict)
@@ -114,6 +119,7 @@ class Stack:
             "relay_address": self.options.relay_address,
             "notices_address": self.options.notices_address,
             "handlers": self.handler_states(),
+            "function_log": str(self.options.function_log) if self.options.function_log else None,
         }
 
     def handler_states(self) -> dict[str, str]:
@@ -233,6 +239,8 @@ def start_stack(options: StackOptions | None = None) -> Stack:
         notices_off = notices_off_reason(options, netbox)
         environment = stack_environment(options, moto.endpoint_url, aws, netbox)
         handlers = wire_handlers(options, environment, running, notices_on=notices_off is None)
+        if options.function_log is not None:
+            send_logs_to_file(options.function_log, running)  # before any worker runs a handler
         outbox = Outbox(
             workdir / "outbox", clients.sns, aws.event_destinations, options.outbox_smtp, accepted
         )
@@ -331,6 +339,36 @@ def wire_handlers(
         path: options.handler_overrides.get(path) or (None if path in off else resolve_handler(path))
         for path in paths
     }
+
+
+def send_logs_to_file(path: Path, running: ExitStack) -> None:
+    """Until the stack stops, the functions' Powertools loggers (each writes JSON lines to the stdout it saw
+    when its module was imported, as in Lambda) and sesflow's plain loggers (the stand-ins' and the code the
+    functions call, warnings and up) write to `path` instead. The handlers run on worker threads of this
+    process, so their loggers are redirected in place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = running.enter_context(path.open("a", encoding="utf-8", buffering=1))
+    for function_logger in _powertools_loggers():
+        handler = getattr(function_logger, "powertools_handler", None)
+        if isinstance(handler, logging.StreamHandler):
+            previous = handler.setStream(log)
+            if previous is not None:
+                running.callback(handler.setStream, previous)
+    # Powertools' loggers are named after services ("sesflow-relay"), not under this one: no record twice.
+    package = logging.getLogger("sesflow")
+    to_file = logging.StreamHandler(log)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package.addHandler(to_file)
+    running.callback(package.removeHandler, to_file)
+
+
+def _powertools_loggers() -> list[logging.Logger]:
+    """Loggers a Powertools `Logger` configured (it marks them with its handler)."""
+    return [
+        candidate
+        for candidate in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(candidate, logging.Logger) and getattr(candidate, "powertools_handler", None)
+    ]
 
 
 def start_api(
