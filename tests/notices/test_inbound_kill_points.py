@@ -14,11 +14,13 @@ import pytest
 from sesflow import faults
 from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import corpus_seed, seed_netbox
+from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
+from sesflow.notices.inbound_replay import classify, process_stored_mail
 from sesflow.notices.parser import provider_organizers
 
-from .conftest import CORPUS, Inbox, corpus_path
+from .conftest import BUCKET, CORPUS, PREFIX, Inbox, corpus_path
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
@@ -90,3 +92,68 @@ def test_a_retry_after_a_kill_at_any_step_leaves_netbox_as_one_clean_run(
     seed_netbox(nb_client, corpus_seed(CORPUS))
     deliver_all(make_inbox(), names, kill_last_at=step)
     assert objects(nb_client) == clean
+
+
+#: crowncastle7 completes the 2 December window and crowncastle1 announces 3 January under the same id; both
+#: mails carry one sequence and one Date. A retry that let the second overtake the first once left NetBox
+#: as that arrival order would (the January window retiring nothing, or retired by the completed one).
+SAME_STAMP = ("crowncastle7.eml", "crowncastle1.eml")
+SOURCE = provider_organizers()["crowncastle"]
+
+
+def deliver_numbered(inbox: Inbox, number: int, name: str) -> Any:
+    """SES's delivery number `number` of the corpus mail `name` (the same number again is Lambda's retry)."""
+    inbox.counter = number - 1
+    return inbox.deliver(corpus_path("crowncastle", name).read_bytes(), source=SOURCE)
+
+
+def replay_numbered(inbox: Inbox, number: int, name: str) -> tuple[str, str]:
+    """The operator's replay of delivery `number` from the bucket (vouched: the test mail has no verdicts)."""
+    raw = inbox.aws.s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}ses-{number:04d}")["Body"].read()
+    assert raw == corpus_path("crowncastle", name).read_bytes()
+    return classify(process_stored_mail(f"ses-{number:04d}", parse_mail(raw), inbox.deps, vouched=True))
+
+
+@pytest.mark.parametrize("finish", ["retry", "replay"])
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("names", [SAME_STAMP, SAME_STAMP[::-1]], ids=["completed-first", "next-first"])
+def test_a_killed_notice_overtaken_by_one_with_the_same_stamp_ends_as_in_order(
+    make_inbox: Any,
+    clean_netbox: RunningNetBox,
+    nb_client: NetBoxClient,
+    names: tuple[str, str],
+    step: str,
+    finish: str,
+) -> None:
+    inbox = make_inbox()
+    for number, name in enumerate(SAME_STAMP, start=1):
+        assert deliver_numbered(inbox, number, name).result == "applied"
+    in_order = objects(nb_client)
+    # The completed window, and the next one as a new occurrence: neither replaces the other.
+    assert sorted(key[2:] for key in in_order if key[0] == "maintenance") == [
+        ("COMPLETED", None),
+        ("CONFIRMED", None),
+    ]
+
+    clean_netbox.reset()
+    seed_netbox(nb_client, corpus_seed(CORPUS))
+    inbox = make_inbox()
+    first, second = names
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(faults.KILL_AT, f"inbound.{step}")
+        faults.reset()
+        with pytest.raises(faults.Killed):
+            deliver_numbered(inbox, 1, first)
+    faults.reset()
+    assert deliver_numbered(inbox, 2, second).result == "applied"  # overtakes the killed one
+    if finish == "retry":
+        assert deliver_numbered(inbox, 1, first).result == "applied"
+    else:
+        assert replay_numbered(inbox, 1, first)[0] in {"created", "updated", "unchanged"}
+    assert objects(nb_client) == in_order
+
+    # The operator replays both afterwards: each is recognised as applied, and nothing changes.
+    assert [replay_numbered(inbox, n, name) for n, name in ((1, first), (2, second))] == [
+        ("unchanged", "already applied")
+    ] * 2
+    assert objects(nb_client) == in_order

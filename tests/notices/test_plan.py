@@ -192,3 +192,46 @@ def test_comments_written_by_people_are_kept_beside_the_marker() -> None:
     )
     assert plan.action is Action.UNCHANGED
     assert plan.comments == existing.comments
+
+
+# Two notices of one maintenance with the same sequence and stamp (crowncastle7 completes the 2 December
+# window, crowncastle1 announces 3 January; both mails carry the same Date): ordered by their windows, so
+# either arrival order plans the same end: the completed window, and the next one as a new occurrence.
+COMPLETED_WINDOW = _parsed(status="COMPLETED")
+NEXT_WINDOW = _parsed(start=START + timedelta(days=31))
+
+
+def test_notices_with_one_sequence_and_stamp_are_ordered_by_their_window() -> None:
+    completed = replace(_existing(COMPLETED_WINDOW, "COMPLETED"), id=1)
+    assert _chain_plan(NEXT_WINDOW, [completed]).action is Action.CREATE  # after a closed event
+
+    following = replace(_existing(NEXT_WINDOW), id=2)
+    plan = _chain_plan(COMPLETED_WINDOW, [following])
+    # Earlier by its window: filed as the closed window it was, the newer one left as it is.
+    assert (plan.action, plan.status, plan.existing_id, plan.late_links) == (
+        Action.HISTORY,
+        "COMPLETED",
+        2,
+        None,
+    )
+    assert current_of([completed, following]) == following
+
+
+def test_a_later_window_with_the_same_sequence_and_stamp_is_not_stale() -> None:
+    earlier = replace(_existing(_parsed()), id=1)
+    later = _parsed(start=START + timedelta(days=1))
+    assert _chain_plan(later, [earlier]).action is Action.RESCHEDULE
+    assert _chain_plan(_parsed(), [replace(_existing(later), id=2)]).action is Action.HISTORY
+
+
+def test_a_closing_window_left_open_by_a_killed_run_is_closed_and_unretired_by_the_retry() -> None:
+    # crowncastle7's run created the completed window open (impacts come before closing) and died; the next
+    # notice then found it open and retired it. Its retry closes it and takes the link away again.
+    left_open = replace(_existing(COMPLETED_WINDOW, "RE-SCHEDULED"), id=1)
+    following = replace(_existing(NEXT_WINDOW), id=2, replaces=1)
+    plan = _chain_plan(COMPLETED_WINDOW, [left_open, following])
+    assert (plan.action, plan.status, plan.existing_id) == (Action.UPDATE, "COMPLETED", 1)
+    assert plan.late_links == LateLinks(2, 1, successor_replaces_late=False)
+    # A window retired as its notice says keeps the successor's link.
+    retired = replace(_existing(_parsed(), "RE-SCHEDULED"), id=1)
+    assert _chain_plan(_parsed(), [retired, following]).late_links is None

@@ -4,7 +4,9 @@ Identity: a NetBox maintenance is (provider, name). The name is the provider's m
 carries several windows under the same id (Zayo does), each window gets its own maintenance named
 `<id> [n/N]` (n in start order), so no window collapses into another and a later notice listing the same
 windows updates the same objects. Ordering: the (sequence, stamp) of the last notice applied is kept in the
-maintenance's comments; an older notice never changes the maintenance, its mail is only stored.
+maintenance's comments; an older notice never changes the maintenance, its mail is only stored. Notices with
+the same sequence and stamp are ordered by their window (see `NoticeKey`), so that the order they arrive in
+never changes what NetBox ends with.
 Replays: a mail is recognised by its event notification (SES receipt time, subject, sender) on any
 maintenance of that name; such a mail changes nothing."""
 
@@ -42,6 +44,17 @@ class Action(StrEnum):
 KEEPS_COMMENTS = frozenset({Action.UPDATE, Action.UNCHANGED})
 
 
+#: Where a notice stands among its maintenance's notices: (sequence, stamp, start, end). Providers do send
+#: two notices with one sequence and one stamp (crowncastle's "event completed" for one window and its
+#: notice of the next window carry the same Date and sequence); without the window to tell them apart, the
+#: one that arrived last would win, and a retry that changes the arrival order would change the result.
+NoticeKey = tuple[int, datetime, datetime, datetime]
+
+
+def notice_key(parsed: ParsedMaintenance) -> NoticeKey:
+    return (parsed.sequence, parsed.stamp, parsed.start, parsed.end)
+
+
 @dataclass(frozen=True)
 class Existing:
     """The newest NetBox maintenance with this name and provider, as the plan needs it."""
@@ -76,6 +89,12 @@ class Existing:
                 except (KeyError, ValueError):
                     return None
         return None
+
+    def notice(self) -> NoticeKey | None:
+        """The key of the last notice applied: the marker's (sequence, stamp) and the window that notice
+        wrote (a maintenance's window only changes with its marker)."""
+        applied = self.applied()
+        return None if applied is None else (*applied, self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -143,26 +162,27 @@ class MaintenancePlan:
 def current_of(known: Sequence[Existing]) -> Existing | None:
     """The maintenance that holds the newest notice applied (then the newest object): what a new notice
     updates. Not simply the newest object, because an older notice may be filed as history after it."""
-    never = (-1, datetime.min.replace(tzinfo=UTC))
-    return max(known, key=lambda item: (item.applied() or never, item.id), default=None)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    never: NoticeKey = (-1, oldest, oldest, oldest)
+    return max(known, key=lambda item: (item.notice() or never, item.id), default=None)
 
 
-def _by_notice(known: Sequence[Existing]) -> list[tuple[tuple[int, datetime], int, Existing]]:
+def _by_notice(known: Sequence[Existing]) -> list[tuple[NoticeKey, int, Existing]]:
     """The maintenances that hold a notice of ours, oldest notice first."""
-    return sorted((applied, item.id, item) for item in known if (applied := item.applied()) is not None)
+    return sorted((applied, item.id, item) for item in known if (applied := item.notice()) is not None)
 
 
-def _successor(known: Sequence[Existing], notice: tuple[int, datetime]) -> Existing | None:
+def _successor(known: Sequence[Existing], notice: NoticeKey) -> Existing | None:
     """The maintenance holding the next notice after `notice`: the one that would have replaced its window."""
     return next((item for applied, _, item in _by_notice(known) if applied > notice), None)
 
 
-def _predecessor(known: Sequence[Existing], notice: tuple[int, datetime]) -> Existing | None:
+def _predecessor(known: Sequence[Existing], notice: NoticeKey) -> Existing | None:
     """The maintenance holding the last notice before `notice`: the current one when it would have come."""
     return next((item for applied, _, item in reversed(_by_notice(known)) if applied < notice), None)
 
 
-def late_links(known: Sequence[Existing], notice: tuple[int, datetime], status: str) -> LateLinks | None:
+def late_links(known: Sequence[Existing], notice: NoticeKey, status: str) -> LateLinks | None:
     """How a window filed late joins its name's `replaces` chain (see `LateLinks`); None with no successor."""
     successor = _successor(known, notice)
     if successor is None:
@@ -175,6 +195,16 @@ def late_links(known: Sequence[Existing], notice: tuple[int, datetime], status: 
         return LateLinks(successor.id, successor.replaces, retired, replaces=predecessor.id)
     if retired and successor.replaces is None:
         return LateLinks(successor.id, None, True)
+    return None
+
+
+def _unretire(same: Existing, known: Sequence[Existing], notice: NoticeKey, status: str) -> LateLinks | None:
+    """A window whose notice closes it is created open and closed last; when its run died in between, the
+    next notice found it open and retired it (`replaces`). Had it been closed, as its notice says, that next
+    window would be another occurrence replacing nothing: the link goes."""
+    successor = _successor([item for item in known if item.id != same.id], notice)
+    if status in CLOSED and successor is not None and successor.replaces == same.id:
+        return LateLinks(successor.id, same.id, successor_replaces_late=False)
     return None
 
 
@@ -235,11 +265,11 @@ def plan_maintenance(
     else:
         action, existing_id = _decide(parsed, provider_id, existing, status, summary)
     links: LateLinks | None = None
-    notice = (parsed.sequence, parsed.stamp)
+    notice = notice_key(parsed)
     if action is Action.STALE:
         window = (parsed.start, parsed.end)
         same = next((item for item in known if (item.start, item.end) == window), None)
-        if same is not None and same.applied() == (parsed.sequence, parsed.stamp):
+        if same is not None and same.notice() == notice:
             # This notice's own window, filed as history by a run that died before storing the mail (so
             # maybe without its impacts, final status or links): finish it, as history.
             action, existing_id, existing = Action.UPDATE, same.id, same
@@ -247,6 +277,7 @@ def plan_maintenance(
                 status = str(MaintenanceStatus.RE_SCHEDULED)
             # Nothing to mend when the successor already replaces it: the run died after linking.
             links = late_links([item for item in known if item.id != same.id], notice, status)
+            links = links or _unretire(same, known, notice, status)
         elif same is not None:
             existing_id = same.id  # the mail belongs with the window it describes
         else:
@@ -296,8 +327,8 @@ def _decide(
         return Action.NO_PROVIDER, None
     if existing is None:
         return Action.CREATE, None
-    applied = existing.applied()
-    if applied is not None and (parsed.sequence, parsed.stamp) < applied:
+    applied = existing.notice()
+    if applied is not None and notice_key(parsed) < applied:
         return Action.STALE, existing.id
     same_window = (existing.start, existing.end) == (parsed.start, parsed.end)
     if existing.status in CLOSED and not same_window:
@@ -309,6 +340,6 @@ def _decide(
         same_window
         and existing.status == status
         and existing.summary == summary
-        and applied == (parsed.sequence, parsed.stamp)
+        and applied == notice_key(parsed)
     )
     return (Action.UNCHANGED if unchanged else Action.UPDATE), existing.id
