@@ -5,13 +5,13 @@ the extra it needs instead of failing on an import."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
 
 import pytest
+
+from .harness.tools import tool_path
 
 pytestmark = pytest.mark.wheel
 
@@ -27,18 +27,9 @@ RELAY_ENVIRONMENT = {
 }
 
 
-@cache
 def uv_command() -> list[str]:
-    """How to run uv, looked up as scripts/setup does: `uv` on PATH, else the module of the Python that
-    created this virtualenv (the project's venv itself has no uv in it)."""
-    on_path = shutil.which("uv")
-    if on_path:
-        return [on_path]
-    base_python = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
-    command = [str(base_python), "-m", "uv"]
-    if subprocess.run([*command, "--version"], capture_output=True, check=False).returncode != 0:
-        pytest.fail(f"uv not found on PATH nor as `{base_python} -m uv`: run scripts/setup")
-    return command
+    """The project's uv, where scripts/setup installs it (never PATH's)."""
+    return [str(tool_path("uv"))]
 
 
 def run_uv(arguments: list[str], cwd: Path) -> None:

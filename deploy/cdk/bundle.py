@@ -1,7 +1,7 @@
 """Build the relay function's code into deploy/cdk/build/relay: the `sesflow` package and its runtime
 dependencies only (boto3 comes with the Lambda runtime; tests, the CLI and the notices parser stay out).
 
-    python deploy/cdk/bundle.py            # uses `uv pip` when present, else `python -m pip`
+    python deploy/cdk/bundle.py            # the project's uv (scripts/setup) when installed, else pip
 
 The wheels are pure Python, so the same folder serves the arm64 function built by the stack.
 """
@@ -20,8 +20,16 @@ TARGET = HERE / "build" / "relay"
 PLATFORM = ["--python-version", "3.12", "--platform", "manylinux2014_aarch64", "--only-binary=:all:"]
 
 
+def project_uv() -> str | None:
+    """uv where scripts/setup installs it (scripts/tool-path knows where), not whatever PATH holds."""
+    found = subprocess.run(  # noqa: S603 - a script of this repository, fixed arguments
+        [str(REPO / "scripts" / "tool-path"), "uv"], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
 def command(target: Path) -> list[str]:
-    uv = shutil.which("uv")
+    uv = project_uv()
     if uv:
         return [
             uv, "pip", "install", "--quiet", "--target", str(target),

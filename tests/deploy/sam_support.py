@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from ..harness.tools import tool_path
+
 REPO = Path(__file__).resolve().parents[2]
 SAM_DIR = REPO / "deploy" / "sam"
 TEMPLATE = SAM_DIR / "template.yaml"
 #: scripts/setup installs the SAM CLI into its own tool environment here (its pins clash with ours).
 TOOLS = REPO / ".tools"
-SAM = TOOLS / "bin" / "sam"
 SAM_PYTHON = TOOLS / "uv" / "aws-sam-cli" / "bin" / "python"
 
 #: What a deploy needs, and a value per switch for "on" (off is the parameter's default, all empty).
@@ -39,9 +40,12 @@ OFF = {"polling": {"EnableOutboundPolling": "false"}}
 
 def require_sam() -> Path:
     """The SAM CLI that scripts/setup installs; a clear failure, not a skip, when it is missing."""
-    if not (SAM.is_file() and SAM_PYTHON.is_file()):
-        pytest.fail(f"the SAM CLI is not installed under {TOOLS}: run scripts/setup (or `make setup`)")
-    return SAM
+    sam = tool_path("sam")
+    if not SAM_PYTHON.is_file():
+        pytest.fail(
+            f"the SAM CLI's environment is missing under {TOOLS}: run scripts/setup (or `make setup`)"
+        )
+    return sam
 
 
 def tool_environment() -> dict[str, str]:

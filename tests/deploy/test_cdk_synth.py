@@ -26,9 +26,10 @@ from aws_cdk import aws_s3 as s3
 
 from sesflow.resources import RESOURCES
 
+from ..harness.tools import tool_path
+
 REPO = Path(__file__).resolve().parents[2]
 CDK_DIR = REPO / "deploy" / "cdk"
-CLI = CDK_DIR / "node_modules" / ".bin" / "cdk"
 REQUIRED = {
     "SenderEmail": "relay@ingest.example.com",
     "RecipientEmail": "devices@ingest.example.com",
@@ -145,8 +146,7 @@ def test_the_cli_is_pinned_to_2x() -> None:
 
 @pytest.mark.integration
 def test_cdk_synth_through_the_pinned_cli(tmp_path: Path) -> None:
-    if not CLI.exists():
-        pytest.fail(f"the CDK CLI is not installed: run scripts/setup (npm ci in {CDK_DIR})")
+    cli = tool_path("cdk")
     environment = {
         **os.environ,
         # cdk.json runs `python3 app.py`: the project's interpreter, with aws-cdk-lib and sesflow.
@@ -155,13 +155,13 @@ def test_cdk_synth_through_the_pinned_cli(tmp_path: Path) -> None:
         "CDK_DISABLE_CLI_TELEMETRY": "true",
     }
     version = subprocess.run(
-        [str(CLI), "--version"], capture_output=True, text=True, env=environment, check=True, timeout=60
+        [str(cli), "--version"], capture_output=True, text=True, env=environment, check=True, timeout=60
     )
     assert version.stdout.startswith("2.")
     context = [arg for name, value in REQUIRED.items() for arg in ("--context", f"{name}={value}")]
     done = subprocess.run(
         [
-            str(CLI),
+            str(cli),
             "synth",
             "--quiet",
             "--no-notices",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 import subprocess
 import tomllib
 from typing import Any
@@ -21,6 +20,7 @@ from sesflow.config import COMMON_VARIABLES, VARIABLES, Flow, load_settings
 from sesflow.notices.claims import EVIDENCE_WAIT_SECONDS
 from sesflow.resources import RESOURCES
 
+from ..harness.tools import tool_path
 from .sam_support import (
     REPO,
     SAM_DIR,
@@ -526,9 +526,7 @@ def _pins(text: str) -> list[str]:
 
 def test_requirements_are_the_locked_runtime_dependencies() -> None:
     """deploy/sam/requirements.txt is `uv export` of the runtime dependencies plus the notices extra."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is not on PATH: run scripts/setup")
+    uv = tool_path("uv")
     committed = (SAM_DIR / "requirements.txt").read_text(encoding="utf-8")
     command = re.search(r"^#\s+(uv export .*)$", committed, re.MULTILINE)
     assert command is not None, "requirements.txt names the command that made it"
