@@ -69,7 +69,7 @@ def test_demo_walks_relay_inbound_and_outbound_through_the_stack(tmp_path: Path)
     assert "RCPT TO:<relay@ingest.example.com>" in hints
     assert "Email_Rxers_Code:[you@example.com]:Email_Rxers_Code:" in hints
     assert "outbox, a maildir: .sesflow/outbox/new/" in hints
-    assert "log in as admin / sesflow-admin-password" in hints
+    assert "http://127.0.0.1:8000/; log in as admin / sesflow-admin-password" in hints
 
 
 def test_demo_verbose_shows_the_functions_logs_inline(tmp_path: Path) -> None:

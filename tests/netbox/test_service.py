@@ -56,3 +56,14 @@ def test_reset_drops_queued_jobs_and_keeps_the_worker_registered(clean_netbox: R
     clean_netbox.reset()
     status = NetBoxClient(clean_netbox.url, clean_netbox.tokens.admin).status()
     assert status["rq-workers-running"] >= 1
+
+
+def test_netbox_starts_on_the_port_asked_for() -> None:
+    """`sesflow local up` asks for a fixed port, so the URL a person bookmarks stays the same."""
+    from sesflow.local.netbox.service import running_netbox
+    from sesflow.local.ports import free_port
+
+    port = free_port()
+    with running_netbox(http_port=port, workers=1) as server:
+        assert server.url == f"http://127.0.0.1:{port}"
+        assert NetBoxClient(server.url, server.tokens.admin).get("/api/status/")["netbox-version"]

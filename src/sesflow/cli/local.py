@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sesflow.cli.extras import require_extra
-from sesflow.local.ports import LOCAL_UP_API_PORT, LOCAL_UP_SMTP_PORT
+from sesflow.local.ports import LOCAL_UP_API_PORT, LOCAL_UP_NETBOX_PORT, LOCAL_UP_SMTP_PORT
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,6 +36,9 @@ def up(
     ] = "",
     smtp_password: Annotated[str, typer.Option(envvar="SESFLOW_SMTP_PASSWORD", show_default=False)] = "",
     netbox: Annotated[bool, typer.Option(help="start the local NetBox when NETBOX_URL is not set")] = True,
+    netbox_port: Annotated[
+        int, typer.Option(help="the started NetBox's web port (0: any free port)")
+    ] = LOCAL_UP_NETBOX_PORT,
     poll_seconds: Annotated[float, typer.Option(help="the outbound schedule's interval")] = 10.0,
     workdir: Annotated[Path, typer.Option(help="where the outbox, certificate and status live")] = WORKDIR,
 ) -> None:
@@ -60,6 +63,7 @@ def up(
         api_port=api_port,
         netbox=_netbox_from_environment(),
         start_netbox=netbox,
+        netbox_port=netbox_port,
         outbox_smtp=_outbox_target(),
         verdicts=Verdicts.from_mapping(json.loads(os.environ.get("SESFLOW_LOCAL_VERDICTS") or "{}")),
         outbound_poll_seconds=poll_seconds,

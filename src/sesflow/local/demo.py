@@ -35,7 +35,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sesflow.local.netbox.bootstrap import ADMIN_PASSWORD
-from sesflow.local.ports import LOCAL_UP_SMTP_PORT, LOOPBACK
+from sesflow.local.ports import LOCAL_UP_NETBOX_PORT, LOCAL_UP_SMTP_PORT, LOOPBACK
 from sesflow.local.smtp_ingress import Credentials, IngressSettings
 from sesflow.local.stack import DEFAULT_WORKDIR, Stack, StackOptions, start_stack
 from sesflow.relay.records import MailLocation, notification_for
@@ -314,8 +314,8 @@ def what_to_try_next(console: Console, stack: Stack) -> None:
         " wants them; the empty line ends the headers):",
         *(f"   {line}" for line in session),
         f"The relayed mail lands in the outbox, a maildir: {DEFAULT_WORKDIR / 'outbox' / 'new'}/",
-        f"NetBox: `local up` starts the local one and prints its URL (`{sesflow} local status` shows it"
-        f" again); log in as admin / {ADMIN_PASSWORD}",
+        f"NetBox: `local up` starts the local one at http://{LOOPBACK}:{LOCAL_UP_NETBOX_PORT}/;"
+        f" log in as admin / {ADMIN_PASSWORD}",
     ]
     for line in lines:
         console.print(escape(line), soft_wrap=True, highlight=False)

@@ -10,6 +10,7 @@ LOOPBACK = "127.0.0.1"
 #: The ports `sesflow local up` listens on unless told otherwise (the demo's closing hints quote them).
 LOCAL_UP_SMTP_PORT = 2525
 LOCAL_UP_API_PORT = 8088
+LOCAL_UP_NETBOX_PORT = 8000
 
 
 def free_ports(count: int) -> list[int]:

@@ -60,6 +60,8 @@ class StackOptions:
     #: NetBox to use; None starts the real NetBox harness unless `start_netbox` is False.
     netbox: NetBoxTarget | None = None
     start_netbox: bool = True
+    #: The started NetBox's web port (0: any free port).
+    netbox_port: int = 0
     outbox_smtp: tuple[str, int] | None = None
     verdicts: Verdicts = field(default_factory=Verdicts)
     relay_address: str = "relay@ingest.example.com"
@@ -212,7 +214,7 @@ def _netbox_target(options: StackOptions, running: ExitStack) -> NetBoxTarget | 
         return None
     from sesflow.local.netbox import start_netbox
 
-    server = start_netbox()
+    server = start_netbox(http_port=options.netbox_port)
     running.callback(server.stop)
     return NetBoxTarget(server.url, server.tokens.admin)
 
