@@ -3,6 +3,7 @@ the object-type id cache. It knows no plugin; `notices.py` builds the plugin's o
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 #: NetBox's default MAX_PAGE_SIZE is 1000; 250 keeps each answer quick.
 PAGE_SIZE = 250
+#: The first NetBox whose detail answers carry an ETag and whose writes honour If-Match.
+ETAGS_SINCE = (4, 6)
 USER_AGENT = "sesflow-netbox"
 
 #: Decoded JSON as NetBox sends it; the typed records in `records.py` give it shape.
@@ -80,6 +83,7 @@ class NetBoxClient:
         self._sleep = sleep
         self._clock = clock
         self._object_types: dict[tuple[str, str], int] = {}
+        self._etags: bool | None = None  # unknown until an answer or the version says
 
     @classmethod
     def from_settings(
@@ -139,7 +143,9 @@ class NetBoxClient:
             else:
                 data = _decode(raw.data)
                 if raw.status < 400:
-                    return Response(raw.status, data, dict(raw.headers))
+                    answer = Response(raw.status, data, dict(raw.headers))
+                    self._observe_etag(method, answer)
+                    return answer
                 status, sent = raw.status, True
                 failure = error_for(raw.status, method, path, data)
                 retry_after = retry_after_seconds(raw.headers.get("Retry-After"))
@@ -194,6 +200,32 @@ class NetBoxClient:
     def status(self) -> dict[str, Any]:
         status: dict[str, Any] = self.get("/api/status/")
         return status
+
+    def honours_etags(self) -> bool:
+        """Whether this NetBox sends ETags and honours If-Match. An answer about one object settles it (a
+        proxy in front may strip the headers whatever the version); before any, the version does (4.6+),
+        read once per client."""
+        if self._etags is None:
+            self._etags = netbox_version(self.status()) >= ETAGS_SINCE
+        return self._etags
+
+    def _observe_etag(self, method: str, answer: Response) -> None:
+        # Only a read or write of one object carries an ETag (lists and bulk writes never do).
+        if method in {"GET", "PATCH", "PUT"} and isinstance(answer.data, dict) and "id" in answer.data:
+            self._etags = answer.etag is not None
+
+
+def netbox_version(status: Mapping[str, Any]) -> tuple[int, ...]:
+    """`netbox-version` of /api/status/ as numbers ("4.6.0-beta2" → (4, 6, 0)); () when absent."""
+    numbers: list[int] = []
+    for part in str(status.get("netbox-version") or "").split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+        if len(digits) < len(part):
+            break
+    return tuple(numbers)
 
 
 def _decode(payload: bytes) -> Json:

@@ -193,8 +193,9 @@ def claim(delivery: Delivery, deps: OutboundDeps) -> None:
 
 def refresh(delivery: Delivery, deps: OutboundDeps) -> None:
     """The notification as NetBox has it now, when there is no ETag for the final PATCH (a listed one
-    carries the ETag of the version listed). A notification no longer `ready` in this round is left alone."""
-    if delivery.notification.etag is not None:
+    carries the ETag of the version listed). A notification no longer `ready` in this round is left alone.
+    A NetBox that gives no ETags (4.5) would give none now either: `mark_sent` checks its answer instead."""
+    if delivery.notification.etag is not None or not deps.notices.client.honours_etags():
         return
     current = deps.notices.get_prepared_notification(delivery.notification_id)
     if current.status != NotificationStatus.READY or round_of(current) != delivery.round:
@@ -260,25 +261,37 @@ def send(delivery: Delivery, deps: OutboundDeps) -> None:
 
 def mark_sent(delivery: Delivery, deps: OutboundDeps) -> None:
     """PATCH `sent` with the SES ids in the message (a journal entry); NetBox sets `sent_at` itself, so no
-    clock skew can refuse it. If-Match turns a lost race into a 412 instead of a silent same-status no-op.
-    On a schedule, `mark_in_bulk` usually did this for many at once; then only what it left is checked."""
+    clock skew can refuse it. On a schedule, `mark_in_bulk` usually did this for many at once; then only
+    what it left is checked.
+
+    With ETags (NetBox 4.6+), If-Match turns a lost race into a 412 instead of a silent same-status no-op
+    or a write to a newer approval. Without them (4.5, or a proxy that strips them) the PATCH lands on
+    whatever NetBox has: `sent` from `delivered`/`failed` is refused (it moved on), and a write that met a
+    newer approval shows it in the answer's `approved_at` and is put back while the claim is held."""
     if delivery.marked is not None:
         if round_of(delivery.marked) != delivery.round:
             undo_mark_of_another_round(delivery, deps)
         return
     message = sent_message(delivery)
-    notification = delivery.notification
+    notification_id = delivery.notification_id
+    if_match = delivery.notification.etag if deps.notices.client.honours_etags() else None
     try:
-        deps.notices.transition(
-            notification.id, NotificationStatus.SENT, message=message, if_match=notification.etag
+        marked = deps.notices.transition(
+            notification_id, NotificationStatus.SENT, message=message, if_match=if_match
         )
-    except NetBoxConflict:
-        current = deps.notices.get_prepared_notification(notification.id)
-        if current.status == NotificationStatus.READY:
-            deps.notices.transition(
-                notification.id, NotificationStatus.SENT, message=message, if_match=current.etag
-            )
-        # Otherwise it moved on already (a PATCH whose answer was lost did it): it is marked.
+    except (NetBoxConflict, NetBoxValidationError) as refused:
+        current = deps.notices.get_prepared_notification(notification_id)
+        if current.status != NotificationStatus.READY or round_of(current) != delivery.round:
+            # It moved on already (tracking, or our own PATCH whose answer was lost, marked it), or it
+            # was approved again after this round's mail went: that approval is for the next run.
+            return
+        if not isinstance(refused, NetBoxConflict):
+            raise  # still `ready` in this round, yet refused: not a race, so not ours to explain away
+        marked = deps.notices.transition(
+            notification_id, NotificationStatus.SENT, message=message, if_match=current.etag
+        )
+    if round_of(marked) != delivery.round:
+        undo_mark_of_another_round(delivery, deps)
 
 
 def release(delivery: Delivery, deps: OutboundDeps) -> None:
@@ -400,15 +413,17 @@ def sent_message(delivery: Delivery) -> str:
 
 
 def undo_mark_of_another_round(delivery: Delivery, deps: OutboundDeps) -> None:
-    """The bulk PATCH (which NetBox takes without If-Match) met a newer approval: after this round's mail
-    went, tracking marked it `sent`, SES's bounce `failed`, and someone approved it again, all before the
-    PATCH. While this run holds the notification's claim nobody can have sent that approval, so it goes
-    back: `sent → failed → ready`, approved anew for the next run. If the claim was lost meanwhile, another
-    run may have sent it: then it is only reported."""
+    """A PATCH without If-Match (a bulk one, or any on a NetBox without ETags) met a newer approval: after
+    this round's mail went, tracking marked it `sent`, SES's bounce `failed`, and someone approved it
+    again, all before the PATCH. While this run holds the notification's claim nobody can have sent that
+    approval, so it goes back: `sent → failed → ready`, approved anew for the next run. If the claim was lost
+    meanwhile, another run may have sent it: then it is only reported."""
     notification_id = delivery.notification_id
     current = deps.claims.get(notification_id)
     if current is None or current.owner != delivery.held.owner:
-        logger.error("a bulk mark met another approval", extra={"notification_id": notification_id})
+        logger.error(
+            "a mark without If-Match met another approval", extra={"notification_id": notification_id}
+        )
         return
     mistaken = (
         f"Marked sent by mistake: the mail of the approval at {delivery.round} went, this approval's did not."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -34,6 +34,7 @@ from sesflow.resources import RESOURCES
 # `netbox`, `clean_netbox`, `nb_client` and `notices` come from tests/notices/conftest.py; only `seeded` is
 # not re-exported there (importing the session fixture again would start a second NetBox).
 from ...netbox.conftest import seeded  # noqa: F401
+from ...netbox.no_etag_proxy import NoETagProxy
 
 TABLE = RESOURCES.idempotency.name
 FROM = "notices@sesflow.example"
@@ -126,9 +127,16 @@ class Outbound:
     aws: AwsClients
     clock: ManualClock
     wire: list[dict[str, Any]] = field(default_factory=list)  # SendEmail requests as sent
+    #: where the runs under test reach NetBox: NetBox itself, or a proxy that makes it behave as 4.5
+    api_url: str = ""
+
+    def __post_init__(self) -> None:
+        self.api_url = self.api_url or self.server.url
 
     def deps(self, *, client: NetBoxClient | None = None, workers: int = 4, **environ: str) -> OutboundDeps:
         settings = outbound_settings_for(self.server, **environ)
+        if client is None and self.api_url != self.server.url:
+            client = NetBoxClient(self.api_url, self.server.tokens.admin, retry=RetryPolicy(deadline=10))
         return OutboundDeps(
             settings=settings,
             notices=NoticesApi(client or self.client),
@@ -140,7 +148,7 @@ class Outbound:
     def patient(self) -> NetBoxClient:
         """For bulk set-up and heavy races: NetBox's two web workers queue requests (slow, not failed)."""
         return NetBoxClient(
-            self.server.url, self.server.tokens.admin, retry=RetryPolicy(deadline=120), timeout=120
+            self.api_url, self.server.tokens.admin, retry=RetryPolicy(deadline=120), timeout=120
         )
 
     def claims(self) -> ClaimTable:
@@ -198,6 +206,18 @@ def ses_ready(aws: AwsClients) -> AwsClients:
     return aws
 
 
+#: How NetBox treats conditional writes: "etag" as 4.6+ do (NetBox 4.7 as it is), "no-etag" as 4.5 does (the
+#: same NetBox behind `NoETagProxy`). Tests that take `netbox_mode` as an indirect parameter run in both.
+ETAG, NO_ETAG = "etag", "no-etag"
+NETBOX_MODES = [ETAG, NO_ETAG]
+
+
+@pytest.fixture
+def netbox_mode(request: pytest.FixtureRequest) -> str:
+    mode: str = getattr(request, "param", ETAG)
+    return mode
+
+
 @pytest.fixture
 def outbound(
     clean_netbox: RunningNetBox,
@@ -205,9 +225,21 @@ def outbound(
     seeded: Seeded,  # noqa: F811
     ses_ready: AwsClients,
     clock: ManualClock,
-) -> Outbound:
-    world = Outbound(clean_netbox, nb_client, NoticesApi(nb_client), seeded, ses_ready, clock)
+    netbox_mode: str,
+) -> Iterator[Outbound]:
+    proxy = NoETagProxy(int(clean_netbox.url.rsplit(":", 1)[1])) if netbox_mode == NO_ETAG else None
+    world = Outbound(
+        clean_netbox,
+        nb_client,
+        NoticesApi(nb_client),
+        seeded,
+        ses_ready,
+        clock,
+        api_url=proxy.url if proxy else clean_netbox.url,
+    )
     ses_ready.sesv2.meta.events.register(
         "before-call.sesv2.SendEmail", lambda params, **_: world.wire.append(json.loads(params["body"]))
     )
-    return world
+    yield world
+    if proxy is not None:
+        proxy.close()

@@ -1,7 +1,8 @@
 """A run killed after each step, then the next run: exactly one mail each time, and NetBox ends `sent`.
 
 The kill is a BaseException raised from the step observer: like a real crash, it skips every `except
-Exception` clean-up, so the claim is left exactly as the dead run left it."""
+Exception` clean-up, so the claim is left exactly as the dead run left it. Each runs against a NetBox with
+ETags and If-Match (4.6+) and against one without (4.5)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import pytest
 from sesflow.notices.claims import LEASE_SECONDS, ClaimState
 from sesflow.notices.outbound import Delivery, OutboundDeps, Sent, Skipped, send_ready
 
-from .conftest import Outbound, sent_mails, sent_notification_ids
+from .conftest import NETBOX_MODES, Outbound, sent_mails, sent_notification_ids
 
-pytestmark = [pytest.mark.netbox, pytest.mark.integration]
+pytestmark = [
+    pytest.mark.netbox,
+    pytest.mark.integration,
+    pytest.mark.parametrize("netbox_mode", NETBOX_MODES, indirect=True),  # with ETags (4.6+), without (4.5)
+]
 
 
 class Killed(BaseException):
