@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from sesflow.config import COMMON_VARIABLES, VARIABLES, Flow, load_settings
+from sesflow.netbox.event_rules import READY_CHANGE, READY_STATE
 from sesflow.notices.claims import EVIDENCE_WAIT_SECONDS
 from sesflow.resources import RESOURCES
 
@@ -207,7 +208,7 @@ def test_each_combination_creates_exactly_its_resources(
     assert len(eni) == (sum(1 for f in FUNCTIONS if f in resources) if combo["vpc"] else 0)
 
     outputs = evaluator.outputs(template)
-    assert ("WebhookUrl" in outputs) == combo["webhook"]
+    assert ("WebhookUrl" in outputs) == ("WebhookEventRuleConditions" in outputs) == combo["webhook"]
     assert ("InboundBucketName" in outputs) == ("ReceiptRuleSetName" in outputs) == combo["inbound"]
     secret = resources["OutboundFunction"]["Properties"]["Environment"]["Variables"].get("WEBHOOK_SECRET")
     assert secret == ({"Ref": "WebhookSecret"} if combo["webhook"] else None)
@@ -366,6 +367,9 @@ def test_schedule_and_webhook_reach_the_outbound_function(
     assert "/POST/webhook/outbound" in full["WebhookPermission"]["Properties"]["SourceArn"]["Fn::Sub"]
     url = template["Outputs"]["WebhookUrl"]["Value"]["Fn::Sub"]
     assert url.endswith("/webhook/outbound") and "${WebhookApi}" in url
+    conditions = template["Outputs"]["WebhookEventRuleConditions"]
+    assert json.loads(conditions["Value"]) == READY_CHANGE
+    assert json.dumps(READY_STATE) in conditions["Description"]
 
 
 def test_idempotency_table_matches_the_shared_description(full: dict[str, dict[str, Any]]) -> None:

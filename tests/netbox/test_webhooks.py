@@ -1,5 +1,6 @@
 """NetBox's webhook on a prepared notification going `ready`, delivered by the real RQ worker to a real HTTP
-receiver, signed; still delivered after the per-test reset, and not held back by a bulk write."""
+receiver, signed; only on the change to `ready` (NetBox 4.7's `changed` condition), not on later edits;
+still delivered after the per-test reset, and not held back by a bulk write."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +21,8 @@ from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.errors import log_tail
 from sesflow.local.netbox.seed import CONTACTS, DEMO_SEED, seed_netbox, seed_ready_webhook
 from sesflow.netbox.client import NetBoxClient
-from sesflow.netbox.notices import NoticesApi
+from sesflow.netbox.event_rules import READY_CHANGE, READY_STATE
+from sesflow.netbox.notices import PLUGIN, NoticesApi
 from sesflow.netbox.records import MaintenanceDraft, NotificationStatus
 from sesflow.netbox.retry import RetryPolicy
 
@@ -51,6 +53,8 @@ class Draft:
     client: NetBoxClient
     notices: NoticesApi
     notification_id: int
+    template: int = 0
+    contact_ids: list[int] = field(default_factory=list)
 
 
 def _draft_with_webhook(netbox: RunningNetBox, receiver: WebhookReceiver) -> Draft:
@@ -72,7 +76,7 @@ def _draft_with_webhook(netbox: RunningNetBox, receiver: WebhookReceiver) -> Dra
         contact_ids=list(seeded.contacts.values()),
         maintenance_id=maintenance.id,
     )
-    return Draft(client, notices, draft.id)
+    return Draft(client, notices, draft.id, seeded.template, list(seeded.contacts.values()))
 
 
 def _approve_and_receive_one_hook(draft: Draft, receiver: WebhookReceiver, netbox: RunningNetBox) -> float:
@@ -134,3 +138,41 @@ def test_a_webhook_is_not_held_back_by_a_bulk_write(
     draft = _draft_with_webhook(clean_netbox, receiver)
     draft.client.post(CONTACTS, [{"name": f"Bulk {n:03}"} for n in range(300)])
     assert _approve_and_receive_one_hook(draft, receiver, clean_netbox) < 5.0
+
+
+def test_editing_a_ready_notification_fires_nothing_approving_one_fires_once(
+    clean_netbox: RunningNetBox, receiver: WebhookReceiver
+) -> None:
+    edited = _draft_with_webhook(clean_netbox, receiver)
+    [rule] = edited.client.get("/api/extras/event-rules/")["results"]
+    assert rule["conditions"] == READY_CHANGE
+    _approve_and_receive_one_hook(edited, receiver, clean_netbox)
+    seen = len(receiver.received)
+    edited.client.patch(f"{PLUGIN}/prepared-notifications/{edited.notification_id}/", {"subject": "Edited"})
+    # A second draft approved after the edit: its webhook is queued behind any the edit caused, and the one
+    # RQ worker delivers them in order, so once it is here, the edit's would have been too.
+    second = edited.notices.create_prepared_notification(
+        template_id=edited.template, subject="Second", body_text="b", contact_ids=edited.contact_ids
+    )
+    _approve_and_receive_one_hook(Draft(edited.client, edited.notices, second.id), receiver, clean_netbox)
+    assert len(receiver.received) == seen + 1
+
+
+def test_the_condition_for_45_and_46_fires_again_on_an_edit(
+    clean_netbox: RunningNetBox, receiver: WebhookReceiver
+) -> None:
+    """Why 4.7 gets the `changed` condition: without it, each edit of a ready notification calls outbound."""
+    draft = _draft_with_webhook(clean_netbox, receiver)
+    [rule] = draft.client.get("/api/extras/event-rules/")["results"]
+    draft.client.patch(f"/api/extras/event-rules/{rule['id']}/", {"conditions": READY_STATE})
+    _approve_and_receive_one_hook(draft, receiver, clean_netbox)
+    seen = len(receiver.received)
+
+    draft.client.patch(f"{PLUGIN}/prepared-notifications/{draft.notification_id}/", {"subject": "Edited"})
+
+    [edit] = receiver.wait_for(seen + 1, DELIVERY_TIMEOUT)[seen:]
+    payload = json.loads(edit.body)
+    assert payload["data"]["subject"] == "Edited"
+    assert (
+        payload["snapshots"]["prechange"]["status"] == payload["snapshots"]["postchange"]["status"] == "ready"
+    )

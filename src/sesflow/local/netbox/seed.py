@@ -14,7 +14,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from sesflow.netbox.client import NetBoxClient, Params
+from sesflow.netbox.client import NetBoxClient, Params, netbox_version
+from sesflow.netbox.event_rules import ready_conditions
 
 PROVIDERS = "/api/circuits/providers/"
 CIRCUIT_TYPES = "/api/circuits/circuit-types/"
@@ -221,7 +222,8 @@ def seed_ready_webhook(
     client: NetBoxClient, payload_url: str, secret: str, name: str = "sesflow outbound"
 ) -> int:
     """A signed webhook to `payload_url` and the event rule that fires it when a prepared notification is
-    updated to `ready` (the outbound flow's webhook mode); returns the event rule's id."""
+    updated to `ready` (the outbound flow's webhook mode); returns the event rule's id. On NetBox 4.7+ the
+    rule fires only on the change to `ready`, not on later edits of a ready notification."""
     webhook = client.post(
         WEBHOOKS,
         {
@@ -241,7 +243,7 @@ def seed_ready_webhook(
             "action_type": "webhook",
             "action_object_type": "extras.webhook",
             "action_object_id": webhook["id"],
-            "conditions": {"attr": "status", "value": "ready"},
+            "conditions": ready_conditions(netbox_version(client.status())),
         },
     )
     return int(rule["id"])
