@@ -1,16 +1,26 @@
-"""`sesflow netbox check`: can the flows reach NetBox, and does the token have every permission they use?"""
+"""`sesflow netbox check`: can the flows reach NetBox, and does the token have every permission they use?
+It also says what the NetBox version means for them: ETags for outbound's marking, the webhook's rule."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from sesflow.netbox.client import NetBoxClient
+from sesflow.netbox.client import ETAGS_SINCE, NetBoxClient, netbox_version
 from sesflow.netbox.errors import NetBoxError, NetBoxHTTPError
+from sesflow.netbox.event_rules import (
+    CHANGED_SINCE,
+    READY_CHANGE,
+    as_json,
+    fires_on_every_edit,
+    is_ready_rule,
+)
 from sesflow.netbox.retry import RetryPolicy
 
 netbox_app = typer.Typer(help="Check the NetBox the notices flows use.", no_args_is_help=True)
@@ -61,6 +71,75 @@ def probe(client: NetBoxClient, check: PermissionProbe) -> str | None:
     return None if status in check.allowed_statuses() else f"unexpected {status}"
 
 
+#: Endpoints whose objects a detail read can be asked of, to see whether NetBox answers with an ETag.
+DETAIL_SOURCES = (f"{PLUGIN}/prepared-notifications/", "/api/circuits/providers/", "/api/extras/event-rules/")
+EVENT_RULES = "/api/extras/event-rules/"
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(number) for number in version)
+
+
+def etag_seen(client: NetBoxClient) -> bool | None:
+    """Whether a detail read of some object came with an ETag; None when there is no object to read."""
+    for path in DETAIL_SOURCES:
+        try:
+            found = client.get(path, {"limit": 1, "brief": True})["results"]
+        except NetBoxHTTPError:
+            continue  # not readable with this token: try the next kind
+        if found:
+            return client.request("GET", f"{path}{found[0]['id']}/").etag is not None
+    return None
+
+
+def etag_lines(client: NetBoxClient, version: tuple[int, ...]) -> Iterator[str]:
+    expected = version >= ETAGS_SINCE
+    seen = etag_seen(client)
+    if seen is None:
+        verdict = "honoured" if expected else "not honoured"
+        yield f"ETag/If-Match: {verdict} (from the version; no object to read one from)"
+    elif seen:
+        yield "ETag/If-Match: honoured: outbound marks `sent` with If-Match, so a lost race is a 412"
+    elif expected:
+        yield (
+            f"[yellow]ETag/If-Match: not honoured, although NetBox {_dotted(version)} sends ETags: something "
+            "between sesflow and NetBox strips them. Outbound works without them (it checks each PATCH's "
+            "answer; docs/outbound.md), leaving a small window If-Match would close.[/yellow]"
+        )
+    else:
+        yield (
+            "ETag/If-Match: not honoured (NetBox before 4.6): outbound checks each PATCH's answer instead "
+            "(docs/outbound.md)"
+        )
+
+
+def event_rule_lines(client: NetBoxClient, version: tuple[int, ...]) -> Iterator[str]:
+    """One line per event rule that fires outbound's webhook, with a warning (and the fix) for a rule that
+    fires on every edit of a ready notification where NetBox could fire it on the change to `ready` only."""
+    try:
+        rules: list[dict[str, Any]] = list(client.iterate(EVENT_RULES))
+    except NetBoxHTTPError as error:
+        yield f"Event rules: not readable with this token ({error.status}; needs extras.view_eventrule)"
+        return
+    ready = [rule for rule in rules if is_ready_rule(rule)]
+    if not ready:
+        yield "Event rules: none fires outbound's webhook on `ready` (fine when outbound only polls)"
+    for rule in ready:
+        name = escape(str(rule.get("name")))
+        if not fires_on_every_edit(rule):
+            yield f"Event rule '{name}': fires only when status changes to ready"
+        elif version >= CHANGED_SINCE:
+            yield (
+                f"[yellow]Event rule '{name}' fires on every edit of a ready notification. Fix: set its "
+                f"conditions to {escape(as_json(READY_CHANGE))}[/yellow]"
+            )
+        else:
+            yield (
+                f"Event rule '{name}': fires on every edit of a ready notification too; NetBox "
+                f"{_dotted(CHANGED_SINCE)}+ can fire it on the change to ready only"
+            )
+
+
 @netbox_app.command("check")
 def netbox_check(
     url: Annotated[str, typer.Option(envvar="NETBOX_URL", help="NetBox's base URL.")],
@@ -80,6 +159,13 @@ def netbox_check(
         f"NetBox {status.get('netbox-version')} at {url}, netbox-notices {plugin or '[red]missing[/red]'}"
     )
     console.print(f"Token belongs to [bold]{user.get('username')}[/bold]")
+    version = netbox_version(status)
+    try:
+        for line in (*etag_lines(client, version), *event_rule_lines(client, version)):
+            console.print(line, soft_wrap=True)
+    except NetBoxError as error:
+        console.print(f"[red]Cannot use NetBox at {url}: {error}[/red]")
+        raise typer.Exit(code=2) from error
     table = Table(title="Permissions the notices flows need")
     table.add_column("permission")
     table.add_column("check")
