@@ -17,8 +17,6 @@ from functools import cache
 from typing import Final, Literal, overload
 from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
-
 #: SigV4 pre-signed URLs live at most seven days.
 MAX_PRESIGN_SECONDS: Final = 7 * 24 * 3600
 _ARN = re.compile(r"^arn:aws[a-zA-Z-]*:(?P<service>[a-z0-9-]+):[a-z0-9-]*:\d{12}:.+$")
@@ -209,6 +207,9 @@ class _Reader:
 
 
 def _email(value: str) -> str | None:
+    # Loaded only by the settings that name an address: the others' handlers never import it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as error:

@@ -19,8 +19,8 @@ import pytest
 
 from sesflow.netbox.records import PreparedNotification
 from sesflow.notices import outbound, tracking
-from sesflow.notices.outbound import round_of
 from sesflow.notices.receipt import check_gate, read_receipts
+from sesflow.notices.rounds import round_of
 from sesflow.notices.ses_event import EventType, read_message
 from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
 

@@ -75,6 +75,15 @@ class AwsClients:
     def dynamodb(self) -> DynamoDBClient:
         return self.session.client("dynamodb", endpoint_url=self._endpoint_url, config=self._config)
 
+    def close_connections(self) -> None:
+        """Close the open connections of the clients made so far; each opens new ones when next used. After
+        a SnapStart restore a connection from before the snapshot is stale, while the clients (and the
+        service models they loaded) are worth keeping."""
+        for name in ("s3", "sesv2", "ses_v1", "sns", "sqs", "dynamodb"):
+            client = self.__dict__.get(name)  # what cached_property stored: only clients already made
+            if client is not None:
+                client.close()
+
 
 @cache
 def default_clients() -> AwsClients:

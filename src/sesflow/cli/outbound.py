@@ -46,7 +46,8 @@ def _notices(settings: OutboundSettings) -> NoticesApi:
 
 
 def _print_mime(notification: PreparedNotification, settings: OutboundSettings) -> None:
-    from sesflow.notices.outbound import composition_of, round_of, valid_recipients
+    from sesflow.notices.outbound import composition_of, valid_recipients
+    from sesflow.notices.rounds import round_of
 
     recipients, invalid = valid_recipients(notification.recipients)
     for address in invalid:
@@ -134,7 +135,8 @@ def why_pending(claim: Claim | None, round_id: str, deps: OutboundDeps) -> str:
 @app.command("pending")
 def pending_command() -> None:
     """List `ready` notifications with their claim: new, being sent, stuck, or backing off, and why."""
-    from sesflow.notices.outbound import deps_from, round_of
+    from sesflow.notices.outbound import deps_from
+    from sesflow.notices.rounds import round_of
 
     deps = deps_from(_settings(), default_clients(), workers=1)
     table = Table(title="ready notifications")

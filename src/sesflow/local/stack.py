@@ -30,7 +30,15 @@ from sesflow.local.outbox import Outbox
 from sesflow.local.receipt_rules import ReceiptRule, Verdicts
 from sesflow.local.ses_wire import AcceptedMail, SendRecorder
 from sesflow.local.smtp_ingress import IngressSettings, SmtpIngress, start_ingress
-from sesflow.local.workers import AsyncInvoker, Handler, QueueWorker, Schedule, resolve_handler, send_to_queue
+from sesflow.local.workers import (
+    AsyncInvoker,
+    Handler,
+    QueueWorker,
+    Schedule,
+    resolve_handler,
+    send_to_queue,
+    start_containers,
+)
 from sesflow.resources import RESOURCES, Function, Resources
 
 if TYPE_CHECKING:
@@ -337,10 +345,12 @@ def wire_handlers(
     paths = [function.handler for function in _functions(options.resources)]
     running.callback(apply_environment(environment, paths))
     off = set() if notices_on else {function.handler for function in _notices_functions(options.resources)}
-    return {
+    handlers = {
         path: options.handler_overrides.get(path) or (None if path in off else resolve_handler(path))
         for path in paths
     }
+    start_containers(path for path, handler in handlers.items() if handler is not None)
+    return handlers
 
 
 def send_logs_to_file(path: Path, running: ExitStack) -> None:

@@ -21,11 +21,12 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sesflow import snapstart
 from sesflow.local.lambda_context import ACCOUNT, REGION, LocalLambdaContext
 from sesflow.resources import Function
 
@@ -48,6 +49,16 @@ def resolve_handler(path: str) -> Handler | None:
         raise
     found = getattr(module, attribute, None)
     return found if callable(found) else None
+
+
+def start_containers(handler_paths: Iterable[str]) -> None:
+    """What Lambda does with SnapStart before a version's first event: the handler modules' priming hooks (as
+    before the snapshot), then their renewal hooks (as after a restore). The local stack runs them when it
+    wires the handlers, so every end-to-end run goes through the code a restored container runs."""
+    modules = [path.rpartition(".")[0] for path in handler_paths]
+    if modules:
+        snapstart.before_snapshot(*modules)
+        snapstart.after_restore(*modules)
 
 
 @dataclass

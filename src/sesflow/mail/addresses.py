@@ -5,8 +5,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
 from sesflow.mail.text import decode_encoded_words, normalize_text, repair_surrogates
 
 SES_MAX_RECIPIENTS = 50
@@ -112,6 +110,9 @@ def validate_address(text: str) -> ValidAddress | InvalidAddress:
     display_name, bare = _split_display_name(original)
     if not bare:
         return InvalidAddress(original, "No email address found.")
+    # Loaded on the first address checked (once): a handler that reads or refuses a mail never needs it.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(bare, check_deliverability=False)
     except EmailNotValidError as error:

@@ -26,14 +26,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
+from sesflow.notices.rounds import PART_TAG, ROUND_TAG
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY_PREFIX: Final = "outbound#"
-#: SES message tags outbound sets on every message (tracking finds them in `mail.tags`).
-NOTIFICATION_TAG: Final = "notification_id"
-ROUND_TAG: Final = "outbound_round"
-PART_TAG: Final = "outbound_part"
 
 #: A run holds a claim this long; the outbound Lambda's timeout must be shorter, so a lease only runs out
 #: when its run is gone.

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from sesflow import snapstart
 from sesflow.aws.clients import default_clients
 from sesflow.aws.store import ObjectStore
 from sesflow.config import InboundSettings, inbound_settings
@@ -28,7 +29,7 @@ from sesflow.netbox.notices import SUBJECT_LIMIT
 from sesflow.notices.inbound_forward import inline_forward
 from sesflow.notices.inbound_stored import date_of
 from sesflow.notices.netbox_side import Applied, NetBoxState, StoredMail, apply_plan
-from sesflow.notices.parser import GENERIC, ParsedMaintenance, ParseFailed, parse_maintenances
+from sesflow.notices.parser import GENERIC, ParsedMaintenance, ParseFailed, parse_maintenances, warm_parser
 from sesflow.notices.plan import MaintenancePlan, current_of, plan_maintenance, window_names
 from sesflow.notices.providers import (
     ProviderChoice,
@@ -239,3 +240,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="inbound_unreadable_event", unit=MetricUnit.Count, value=1)
         return {"results": [], "error": str(error)}
     return {"results": [{"message_id": o.message_id, "result": o.result} for o in outcomes]}
+
+
+snapstart.register_handler(__name__, settings=inbound_settings, deps=default_deps, warm=warm_parser)

@@ -20,17 +20,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import urllib3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
+from sesflow import snapstart
 from sesflow.aws.clients import AwsClients, default_clients
 from sesflow.aws.ses import PermanentSendError, SesSender, TransientSendError, account_send_rate
 from sesflow.batching import Batcher
 from sesflow.config import OutboundSettings, outbound_settings
 from sesflow.faults import checkpoint
 from sesflow.mail.addresses import InvalidAddress, ValidAddress, dedupe_addresses, validate_address
-from sesflow.mail.compose import Composition, NoticeContent, RefusedHeader, compose_notification
 from sesflow.netbox.client import NetBoxClient, Params
 from sesflow.netbox.errors import NetBoxConflict, NetBoxNotFound, NetBoxValidationError
 from sesflow.netbox.notices import PLUGIN, NoticesApi
@@ -41,19 +39,14 @@ from sesflow.netbox.records import (
     Recipient,
     etag_of,
 )
-from sesflow.notices.claims import (
-    NOTIFICATION_TAG,
-    PART_TAG,
-    ROUND_TAG,
-    Claim,
-    ClaimTable,
-    LeaseLost,
-    NotClaimed,
-)
-from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
+from sesflow.notices.claims import Claim, ClaimTable, LeaseLost, NotClaimed
+from sesflow.notices.rounds import NOTIFICATION_TAG, PART_TAG, ROUND_TAG, round_of
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from sesflow.mail.compose import Composition, RefusedHeader
 
 logger = Logger(service="sesflow-notices-outbound")
 metrics = Metrics(namespace="sesflow", service="notices-outbound")
@@ -152,14 +145,6 @@ class Delivery:
         if self.claim is None:
             raise RuntimeError("step needs a claim but none is held")
         return self.claim
-
-
-def round_of(notification: PreparedNotification | NotificationVersion) -> str:
-    """A round is one approval: `failed → ready` re-snapshots `approved_at` and so starts a new one.
-    The value is a valid SES tag value (letters, digits only)."""
-    if notification.approved_at is None:
-        return "unapproved"
-    return notification.approved_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def deps_from(settings: OutboundSettings, clients: AwsClients, *, workers: int = WORKERS) -> OutboundDeps:
@@ -367,6 +352,9 @@ def composition_of(
     round_id: str,
     date: datetime,
 ) -> Composition:
+    # Only a run that sends composes: css_inline (and the MIME builder) load on the first mail.
+    from sesflow.mail.compose import NoticeContent, compose_notification
+
     return compose_notification(
         NoticeContent(
             subject=notification.subject,
@@ -562,12 +550,13 @@ def is_http_event(event: Mapping[str, Any]) -> bool:
 
 
 def is_scheduled_event(event: Mapping[str, Any]) -> bool:
-    if "detail-type" not in event:
-        return False
-    return EventBridgeEvent(dict(event)).detail_type == "Scheduled Event"
+    return event.get("detail-type") == "Scheduled Event"
 
 
 def resolver_for(deps: OutboundDeps) -> APIGatewayHttpResolver:
+    # Only the webhook needs Powertools' HTTP resolver: a scheduled poll never loads it.
+    from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
+
     def send_named(notification_id: int) -> WebhookAnswer:
         outcome = send_one(notification_id, deps)
         report(outcome)
@@ -599,3 +588,26 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_scheduled_event(event):
         return run_schedule(default_deps())
     raise UnknownEvent("outbound expects an EventBridge scheduled event or an HTTP API request")
+
+
+def warm() -> None:
+    """What the first send and the first webhook load (css_inline, the MIME builder, email-validator, the HTTP
+    resolver), loaded and run once before a SnapStart snapshot (`sesflow.snapstart`)."""
+    from sesflow.mail.compose import NoticeContent, compose_notification
+    from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
+
+    checked = validate_address("noc@example.com")
+    if isinstance(checked, ValidAddress):
+        compose_notification(
+            NoticeContent("warm", "warm", "<p class='x'>warm</p>", ".x { color: #333 }"),
+            [checked],
+            notification_id=0,
+            round_id="warm",
+            from_address="noc@example.com",
+            recipients_visible=False,
+            date=datetime.now(UTC),
+        )
+    webhook_resolver("warm", lambda notification_id: WebhookAnswer(notification_id, "warm"))
+
+
+snapstart.register_handler(__name__, settings=outbound_settings, deps=default_deps, warm=warm)

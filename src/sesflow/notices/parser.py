@@ -7,10 +7,8 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from functools import cache
 from typing import Any
-
-import circuit_maintenance_parser as cmp  # type: ignore[import-untyped]
-from circuit_maintenance_parser.errors import ProviderError  # type: ignore[import-untyped]
 
 # On a mail it cannot read the parser logs the whole mail at ERROR; a mail body must never reach our logs,
 # and the reason is reported by us (ParseFailed), so its own log lines are kept to CRITICAL.
@@ -49,10 +47,31 @@ class ParseFailed:
     reason: str
 
 
+@cache
+def parser_package() -> Any:  # noqa: ANN401 - the untyped circuit_maintenance_parser module
+    """circuit-maintenance-parser, imported on first use: its package imports every provider's parser, bs4,
+    numpy and timezonefinder (about half a second), which a mail the gate refuses never needs."""
+    import circuit_maintenance_parser  # type: ignore[import-untyped]
+
+    return circuit_maintenance_parser
+
+
+def warm_parser() -> None:
+    """Load what the parser otherwise loads on the first notice that names a city or a time zone: its cities
+    database and its time-zone finder, both kept on the class for the life of the process (priming before a
+    SnapStart snapshot)."""
+    parser_package()
+    # Imported with the package above; the class holds both caches.
+    from circuit_maintenance_parser.utils import Geolocator  # type: ignore[import-untyped]
+
+    loaded = (Geolocator.db_location, Geolocator.timezone)
+    logging.getLogger(__name__).debug("parser caches loaded: %d cities", len(loaded[0]))
+
+
 def provider_organizers() -> dict[str, str]:
     """{parser provider name: its default sender address}, for every provider the parser ships."""
     organizers: dict[str, str] = {}
-    for provider in cmp.SUPPORTED_PROVIDERS:
+    for provider in parser_package().SUPPORTED_PROVIDERS:
         # PCCW's address is stored as "mailto:…"; the generic provider's is the placeholder "unknown".
         address = str(provider.get_default_organizer()).removeprefix("mailto:")
         if "@" in address:
@@ -61,12 +80,16 @@ def provider_organizers() -> dict[str, str]:
 
 
 def is_known_provider(name: str) -> bool:
-    return name in {str(provider.get_provider_type()) for provider in cmp.SUPPORTED_PROVIDERS}
+    return name in {str(provider.get_provider_type()) for provider in parser_package().SUPPORTED_PROVIDERS}
 
 
 def parse_maintenances(provider: str, message: EmailMessage) -> list[ParsedMaintenance] | ParseFailed:
     """All maintenances in the mail, in the parser's order; `[]` when the provider's filters say the mail
     is not a maintenance notice."""
+    # Imported here with the rest of the parser (see `parser_package`).
+    from circuit_maintenance_parser.errors import ProviderError  # type: ignore[import-untyped]
+
+    cmp = parser_package()
     parser = cmp.init_provider(provider)
     if parser is None:
         return ParseFailed(f"the parser has no provider {provider!r}")

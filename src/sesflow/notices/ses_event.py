@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from enum import StrEnum
 from typing import Any, Final
 
-from sesflow.notices.claims import NOTIFICATION_TAG, ROUND_TAG
+from sesflow.notices.rounds import NOTIFICATION_TAG, ROUND_TAG
 
 
 class EventType(StrEnum):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from sesflow import snapstart
 from sesflow.aws.clients import default_clients
 from sesflow.config import tracking_settings
 from sesflow.faults import checkpoint
@@ -33,7 +34,7 @@ from sesflow.netbox.errors import NetBoxNotFound
 from sesflow.netbox.notices import PLUGIN, NoticesApi
 from sesflow.netbox.records import PreparedNotification
 from sesflow.notices.claims import ClaimTable
-from sesflow.notices.outbound import round_of
+from sesflow.notices.rounds import round_of
 from sesflow.notices.ses_event import EventType as SesEventType
 from sesflow.notices.ses_event import Observation, SesEvent, UnreadableEvent, read_message
 from sesflow.notices.tracking_rule import Action, Decision, NotificationView, Transition, decide
@@ -379,3 +380,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     if is_sns_event(event):
         return process_sns(event, default_deps())
     return process_batch(event, context, default_deps())
+
+
+#: An SES event in miniature, for `warm`.
+WARM_EVENT: Final = (
+    '{"eventType": "Delivery", "mail": {"timestamp": "2026-01-01T00:00:00.000Z", "messageId": "warm",'
+    ' "destination": ["noc@example.com"], "tags": {}}, "delivery": {"timestamp": "2026-01-01T00:00:01.000Z",'
+    ' "recipients": ["noc@example.com"], "smtpResponse": "250 ok"}}'
+)
+
+
+def warm() -> None:
+    """What the first event reads, read once before a SnapStart snapshot (`sesflow.snapstart`)."""
+    read_message(WARM_EVENT)
+
+
+snapstart.register_handler(__name__, settings=tracking_settings, deps=default_deps, warm=warm)

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from botocore.exceptions import ClientError
 
+from sesflow import snapstart
 from sesflow.aws.attempts import SendAttempts
 from sesflow.aws.clients import AwsClients, default_clients
 from sesflow.aws.ses import PermanentSendError, SesSender, account_send_rate
@@ -392,3 +393,22 @@ def process_batch(
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Lambda entry: wiring only."""
     return process_batch(event, context, default_deps())
+
+
+#: A device's mail in miniature, for `warm`.
+WARM_MAIL = (
+    b"From: gw@plant.example.com\r\nTo: relay@ingest.example.com\r\nSubject: warm\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\nEmail_Rxers_Code:[noc@example.com]:Email_Rxers_Code:\r\n"
+)
+
+
+def warm() -> None:
+    """What a container's first mail loads and caches, done before a SnapStart snapshot (`sesflow.snapstart`):
+    the MIME parser, the recipients' markers and their validation."""
+    settings = relay_settings()
+    find_recipients(
+        parse_mail(WARM_MAIL), marker=settings.recipients_marker, max_recipients=settings.max_recipients
+    )
+
+
+snapstart.register_handler(__name__, settings=relay_settings, deps=default_deps, warm=warm)

@@ -455,7 +455,7 @@ def test_the_handler_wires_itself_from_the_environment(
 def test_events_of_the_previous_round_do_not_touch_a_notification_approved_again(
     pipe: TrackingPipe, prepared: Notifications
 ) -> None:
-    from sesflow.notices.outbound import round_of
+    from sesflow.notices.rounds import round_of
 
     notification = prepared.sent(RECIPIENTS[:1])
     assert notification.sent_at is not None
