@@ -48,6 +48,8 @@ from sesflow.resources import RESOURCES, Bucket
 #: The relay's resources as the local stack also builds them (sesflow.resources): one description, two users.
 RELAY: Final = RESOURCES.relay
 HANDLER: Final = RELAY.function.handler
+#: The alias every trigger invokes: it points at the version published (and snapshotted) by each deploy.
+ALIAS: Final = "live"
 INCOMING_PREFIX: Final = RELAY.incoming_prefix
 QUARANTINE_PREFIX: Final = RELAY.quarantine_prefix
 FUNCTION_TIMEOUT: Final = Duration.seconds(RELAY.function.timeout_seconds)
@@ -422,8 +424,14 @@ class RelayStack(Stack):
             reserved_concurrent_executions=settings.reserved_concurrency,
             environment=self.function_environment(),
             description="sesflow relay: SES-received mail to its listed recipients",
+            # The snapshot of an initialised (and primed: `sesflow.snapstart`) environment is what each new
+            # container resumes from; it is taken of a published version, so the queue invokes the alias.
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
         )
-        self.function.add_event_source(
+        self.alias = lambda_.Alias(
+            self, "RelayAlias", alias_name=ALIAS, version=self.function.current_version
+        )
+        self.alias.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
                 batch_size=BATCH_SIZE,

@@ -174,6 +174,24 @@ def test_event_source_reports_partial_batch_failures(full: Template) -> None:
     assert props["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
 
 
+def test_snapstart_runs_the_published_version_the_queue_invokes(full: Template, minimal: Template) -> None:
+    """SnapStart snapshots published versions only: the queue's mapping names the alias of the version this
+    deploy published, never the bare function (which would run `$LATEST`, cold and unprimed)."""
+    for template in (full, minimal):
+        function_id = logical_id(template, "AWS::Lambda::Function", {"Handler": relay_stack.HANDLER})
+        assert relay_function(template)["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        version_id = logical_id(template, "AWS::Lambda::Version")
+        assert only(template, "AWS::Lambda::Version")["Properties"]["FunctionName"] == {"Ref": function_id}
+        alias = only(template, "AWS::Lambda::Alias")["Properties"]
+        assert alias["Name"] == relay_stack.ALIAS
+        assert alias["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+        alias_id = logical_id(template, "AWS::Lambda::Alias")
+        # CDK names the alias as `<function name>:<alias>`, the function's name taken from the alias's ARN.
+        target = only(template, "AWS::Lambda::EventSourceMapping")["Properties"]["FunctionName"]
+        assert target["Fn::Join"][1][1] == f":{relay_stack.ALIAS}"
+        assert {"Ref": alias_id} in target["Fn::Join"][1][0]["Fn::Select"][1]["Fn::Split"]
+
+
 def test_incoming_objects_notify_the_queue(full: Template) -> None:
     queue_id = logical_id(full, "AWS::SQS::Queue", {"RedrivePolicy": Match.any_value()})
     full.has_resource_properties(

@@ -47,6 +47,8 @@ ALWAYS = {
     "IdempotencyTable": "AWS::DynamoDB::Table",
     "AlarmTopic": "AWS::SNS::Topic",
     "OutboundFunction": "AWS::Lambda::Function",
+    "OutboundFunctionVersion": "AWS::Lambda::Version",
+    "OutboundFunctionAliaslive": "AWS::Lambda::Alias",
     "OutboundRole": "AWS::IAM::Role",
     "OutboundLogGroup": "AWS::Logs::LogGroup",
     "OutboundInvokeConfig": "AWS::Lambda::EventInvokeConfig",
@@ -60,6 +62,8 @@ ALWAYS = {
     "TrackingQueuePolicy": "AWS::SQS::QueuePolicy",
     "TrackingSubscription": "AWS::SNS::Subscription",
     "TrackingFunction": "AWS::Lambda::Function",
+    "TrackingFunctionVersion": "AWS::Lambda::Version",
+    "TrackingFunctionAliaslive": "AWS::Lambda::Alias",
     "TrackingFunctionQueue": "AWS::Lambda::EventSourceMapping",
     "TrackingRole": "AWS::IAM::Role",
     "TrackingLogGroup": "AWS::Logs::LogGroup",
@@ -72,6 +76,8 @@ WHEN = {
         "InboundBucket": "AWS::S3::Bucket",
         "InboundBucketPolicy": "AWS::S3::BucketPolicy",
         "InboundFunction": "AWS::Lambda::Function",
+        "InboundFunctionVersion": "AWS::Lambda::Version",
+        "InboundFunctionAliaslive": "AWS::Lambda::Alias",
         "InboundRole": "AWS::IAM::Role",
         "InboundLogGroup": "AWS::Logs::LogGroup",
         "InboundFailureQueue": "AWS::SQS::Queue",
@@ -119,6 +125,20 @@ RESOURCE_WILDCARD_ACTIONS = {
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
 }
+
+
+#: The alias every trigger invokes (AutoPublishAlias), and how SAM names the resources it makes for it.
+ALIAS = "live"
+
+
+def alias_of(function: str) -> dict[str, str]:
+    """How a template refers to the function's alias (`!Ref <function>.Alias`, once transformed)."""
+    return {"Ref": f"{function}Alias{ALIAS}"}
+
+
+def without_version_hash(logical_id: str) -> str:
+    """SAM names each published version `<function>Version<hash of the code>`: the hash is left out."""
+    return re.sub(r"(Function)Version[0-9a-f]{10}$", r"\1Version", logical_id)
 
 
 def combo_id(combo: dict[str, bool]) -> str:
@@ -193,7 +213,7 @@ def test_each_combination_creates_exactly_its_resources(
         if on:
             expected.update(WHEN[name])
     resources = evaluator.resources(template)
-    assert {logical_id: resource["Type"] for logical_id, resource in resources.items()} == expected
+    assert {without_version_hash(name): resource["Type"] for name, resource in resources.items()} == expected
 
     for logical_id in FUNCTIONS.keys() & resources.keys():
         vpc = resources[logical_id]["Properties"].get("VpcConfig")
@@ -289,7 +309,7 @@ def test_receipt_rule_stores_then_invokes_with_scan_and_tls(full: dict[str, dict
     s3_action, lambda_action = rule["Actions"]
     assert s3_action == {"S3Action": {"BucketName": {"Ref": "InboundBucket"}, "ObjectKeyPrefix": "inbound/"}}
     assert lambda_action == {
-        "LambdaAction": {"FunctionArn": {"Fn::GetAtt": ["InboundFunction", "Arn"]}, "InvocationType": "Event"}
+        "LambdaAction": {"FunctionArn": alias_of("InboundFunction"), "InvocationType": "Event"}
     }
     assert set(full["ReceiptRule"]["DependsOn"]) == {"InboundBucketPolicy", "InboundSesPermission"}
     # The function reads the mail where the S3 action puts it.
@@ -359,7 +379,7 @@ def test_schedule_and_webhook_reach_the_outbound_function(
     template, _ = transformed[combo_id(dict.fromkeys(SWITCH_NAMES, True))]
     default_rate = template["Parameters"]["OutboundPollInterval"]["Default"]
     assert default_rate == f"rate({RESOURCES.notices.outbound_poll_seconds // 60} minutes)"
-    assert schedule["Targets"] == [{"Id": "outbound", "Arn": {"Fn::GetAtt": ["OutboundFunction", "Arn"]}}]
+    assert schedule["Targets"] == [{"Id": "outbound", "Arn": alias_of("OutboundFunction")}]
     assert full["WebhookRoute"]["Properties"]["RouteKey"] == "POST /webhook/outbound"
     integration = full["WebhookIntegration"]["Properties"]
     assert (integration["IntegrationType"], integration["PayloadFormatVersion"]) == ("AWS_PROXY", "2.0")
@@ -370,6 +390,49 @@ def test_schedule_and_webhook_reach_the_outbound_function(
     conditions = template["Outputs"]["WebhookEventRuleConditions"]
     assert json.loads(conditions["Value"]) == READY_CHANGE
     assert json.dumps(READY_STATE) in conditions["Description"]
+
+
+def test_snapstart_snapshots_published_versions_and_every_trigger_invokes_the_alias(
+    full: dict[str, dict[str, Any]],
+) -> None:
+    """SnapStart exists only for published versions: a trigger that named the function itself would run
+    `$LATEST`, cold and unprimed. Each function gets one version and one alias, and every trigger, every
+    permission and the async invoke configurations name that alias."""
+    for function in FUNCTIONS:
+        properties = full[function]["Properties"]
+        assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        assert properties["Runtime"] == "python3.12"  # SnapStart takes Python 3.12 and later
+        # Neither is supported with SnapStart.
+        assert "FileSystemConfigs" not in properties
+        assert properties.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+        (version,) = (name for name in full if without_version_hash(name) == f"{function}Version")
+        alias = full[f"{function}Alias{ALIAS}"]["Properties"]
+        assert alias["Name"] == ALIAS
+        assert alias["FunctionVersion"] == {"Fn::GetAtt": [version, "Version"]}
+        assert (
+            "ProvisionedConcurrencyConfig" not in alias
+        )  # SnapStart and provisioned concurrency exclude each other
+    # The triggers
+    assert full["ReceiptRule"]["Properties"]["Rule"]["Actions"][1]["LambdaAction"]["FunctionArn"] == alias_of(
+        "InboundFunction"
+    )
+    assert full["OutboundSchedule"]["Properties"]["Targets"][0]["Arn"] == alias_of("OutboundFunction")
+    uri = full["WebhookIntegration"]["Properties"]["IntegrationUri"]
+    assert uri == alias_of("OutboundFunction")
+    assert full["TrackingFunctionQueue"]["Properties"]["FunctionName"] == alias_of("TrackingFunction")
+    # Their permissions, and what Lambda does with a failed asynchronous invoke
+    for permission, function in (
+        ("InboundSesPermission", "InboundFunction"),
+        ("OutboundSchedulePermission", "OutboundFunction"),
+        ("WebhookPermission", "OutboundFunction"),
+    ):
+        assert full[permission]["Properties"]["FunctionName"] == alias_of(function)
+    for config, function in (
+        ("InboundInvokeConfig", "InboundFunction"),
+        ("OutboundInvokeConfig", "OutboundFunction"),
+    ):
+        assert full[config]["Properties"]["Qualifier"] == ALIAS
+        assert f"{function}Alias{ALIAS}" in full[config]["DependsOn"]
 
 
 def test_idempotency_table_matches_the_shared_description(full: dict[str, dict[str, Any]]) -> None:
