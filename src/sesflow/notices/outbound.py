@@ -450,9 +450,10 @@ def ready_notifications(notices: NoticesApi) -> Iterator[PreparedNotification]:
 
 def mark_in_bulk(deliveries: Sequence[Delivery], deps: OutboundDeps) -> list[Attempt]:
     """`mark_sent` and `release` for a batch of the schedule's deliveries. One PATCH per notification costs
-    NetBox more than SES's pace allows, so they go in one bulk PATCH; if NetBox refuses one of them (it
-    applies all or none), each goes alone with If-Match. If NetBox keeps failing, each fails and gives its
-    claim back; the next run marks them from what the claims recorded."""
+    NetBox more than SES's pace allows, so they go in one bulk PATCH; what NetBox refuses (it applies all or
+    none) goes alone with If-Match, and the rest in bulk again when NetBox said which it refused. If NetBox
+    keeps failing, each fails and gives its claim back; the next run marks them from what the claims
+    recorded."""
     try:
         marked = bulk_mark_sent(deliveries, deps)
     except Exception as error:
@@ -466,13 +467,23 @@ def mark_in_bulk(deliveries: Sequence[Delivery], deps: OutboundDeps) -> list[Att
 
 
 def bulk_mark_sent(deliveries: Sequence[Delivery], deps: OutboundDeps) -> dict[int, NotificationVersion]:
-    """Each notification as the bulk PATCH left it; none when NetBox refused the batch."""
-    try:
-        marked = deps.notices.mark_sent_many({d.notification_id: sent_message(d) for d in deliveries})
-    except NetBoxValidationError as refused:  # one moved on meanwhile (tracking marked it, say)
-        logger.warning("bulk mark refused", extra={"refused": refused.refused_ids, "detail": str(refused)})
-        return {}
-    return {version.id: version for version in marked}
+    """Each notification as the bulk PATCH left it; those NetBox refused are left out, for `mark_sent` to
+    mark alone. A refused bulk write applies nothing. NetBox 4.7 names the objects it refused (moved on
+    meanwhile: tracking marked one, say), so the rest go again in one PATCH, each time without the named
+    ones; an older NetBox names none, and then every notification of the batch goes alone."""
+    pending = {d.notification_id: sent_message(d) for d in deliveries}
+    while pending:
+        try:
+            marked = deps.notices.mark_sent_many(pending)
+        except NetBoxValidationError as refused:
+            named = pending.keys() & set(refused.refused_ids)
+            logger.warning("bulk mark refused", extra={"refused": sorted(named), "detail": str(refused)})
+            if not named:
+                return {}
+            pending = {number: text for number, text in pending.items() if number not in named}
+            continue
+        return {version.id: version for version in marked}
+    return {}
 
 
 def finish(delivery: Delivery, deps: OutboundDeps, steps: Iterable[Step]) -> Outcome:
