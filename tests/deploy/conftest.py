@@ -9,6 +9,6 @@ from ..netbox.conftest import (  # noqa: F401
     seeded,
 )
 from ..notices.conftest import corpus_seeded, make_inbox, no_parser_network  # noqa: F401
-from ..notices.outbound.conftest import clock, outbound, ses_ready  # noqa: F401
+from ..notices.outbound.conftest import clock, netbox_mode, outbound, ses_ready  # noqa: F401
 from ..notices.tracking.conftest import prepared, tracking_seeded  # noqa: F401
 from ..relay.conftest import world  # noqa: F401

@@ -68,9 +68,14 @@ def test_event_files_are_what_the_generator_writes() -> None:
         assert (EVENTS / name).read_text(encoding="utf-8") == make_events.render(content), name
 
 
+#: NetBox version → its sample webhook event (bodies differ: 4.7 dropped `username` and `request_id`).
+WEBHOOKS = dict(make_events.WEBHOOK_FILES)
+
+
 @pytest.mark.unit
-def test_webhook_signature_is_valid_for_the_stated_secret() -> None:
-    webhook = event("outbound_webhook.json")
+@pytest.mark.parametrize("version", sorted(WEBHOOKS))
+def test_webhook_signature_is_valid_for_the_stated_secret(version: str) -> None:
+    webhook = event(WEBHOOKS[version])
     body = webhook["body"].encode()
     assert not webhook["isBase64Encoded"]
     expected = hmac.new(b"webhook-test-secret", body, hashlib.sha512).hexdigest()
@@ -81,6 +86,9 @@ def test_webhook_signature_is_valid_for_the_stated_secret() -> None:
     # NetBox >= 4.5 sends `object_type` (no `model`) and a plain-string status.
     assert payload["object_type"] == "notices.preparednotification" and "model" not in payload
     assert payload["data"]["status"] == "ready"
+    # The keys that tell the versions apart: `request` came with 4.6, `username`/`request_id` went with 4.7.
+    assert ("request" in payload) == (version != "4.5")
+    assert ("username" in payload) == ("request_id" in payload) == (version != "4.7")
 
 
 @pytest.mark.unit
@@ -101,15 +109,18 @@ def test_the_outbound_handler_tells_its_two_triggers_apart() -> None:
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("version", sorted(WEBHOOKS))
 @pytest.mark.parametrize(("secret", "status"), [("webhook-test-secret", 202), ("another-secret", 403)])
-def test_the_webhook_event_is_verified_and_names_the_notification(secret: str, status: int) -> None:
+def test_the_webhook_event_is_verified_and_names_the_notification(
+    secret: str, status: int, version: str
+) -> None:
     asked: list[int] = []
 
     def send(notification_id: int) -> WebhookAnswer:
         asked.append(notification_id)
         return WebhookAnswer(notification_id, "sent")
 
-    answer = webhook_resolver(secret, send).resolve(event("outbound_webhook.json"), _Context())  # type: ignore[arg-type]
+    answer = webhook_resolver(secret, send).resolve(event(WEBHOOKS[version]), _Context())  # type: ignore[arg-type]
     assert answer["statusCode"] == status
     assert asked == ([make_events.NOTIFICATION_ID] if status == 202 else [])
 
@@ -209,9 +220,9 @@ def test_the_relay_sample_event_relays_the_mail_it_names(world: Any) -> None:
 # --- outbound and tracking, end to end ---------------------------------------------------------------------
 
 
-def _resigned_webhook(notification_id: int) -> dict[str, Any]:
+def _resigned_webhook(notification_id: int, name: str = "outbound_webhook.json") -> dict[str, Any]:
     """The sample webhook naming a notification of this NetBox, signed again with the stated test secret."""
-    sample = event("outbound_webhook.json")
+    sample = event(name)
     body = json.loads(sample["body"])
     body["data"]["id"] = notification_id
     raw = json.dumps(body, separators=(",", ":")).encode()
@@ -237,8 +248,9 @@ def test_the_schedule_event_sends_the_ready_notification(
 
 @pytest.mark.netbox
 @pytest.mark.integration
+@pytest.mark.parametrize("version", sorted(WEBHOOKS))
 def test_the_webhook_event_sends_the_notification_it_names(
-    outbound: Any, monkeypatch: pytest.MonkeyPatch
+    outbound: Any, monkeypatch: pytest.MonkeyPatch, version: str
 ) -> None:
     from ..notices.outbound.conftest import sent_mails
 
@@ -246,7 +258,8 @@ def test_the_webhook_event_sends_the_notification_it_names(
     monkeypatch.setattr(
         outbound_module, "default_deps", lambda: outbound.deps(WEBHOOK_SECRET=make_events.WEBHOOK_SECRET)
     )
-    answer = outbound_module.handler(_resigned_webhook(notification_id), _Context())  # type: ignore[arg-type]
+    webhook = _resigned_webhook(notification_id, WEBHOOKS[version])
+    answer = outbound_module.handler(webhook, _Context())  # type: ignore[arg-type]
     assert answer["statusCode"] == 202
     assert outbound.status(notification_id) == "sent" and len(sent_mails()) == 1
 

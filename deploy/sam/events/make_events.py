@@ -6,6 +6,8 @@
 - `outbound_schedule.json`: EventBridge scheduled event (the poll).
 - `outbound_webhook.json`: NetBox's webhook through the HTTP API (payload 2.0), signed with `WEBHOOK_SECRET`
   below: `sam local invoke OutboundFunction -e events/outbound_webhook.json` needs WebhookSecret set to it.
+  Its body is NetBox 4.7's; `outbound_webhook_netbox45.json` and `outbound_webhook_netbox46.json` carry the
+  bodies of the older versions netbox-notices supports (with `username` and `request_id`, which 4.7 dropped).
 - `tracking_sns_<type>.json` / `tracking_sqs_<type>.json`: SES event publishing through SNS to the function,
   and through SNS to SQS (not raw delivery: the SQS body is the SNS envelope) for Delivery, Bounce,
   Complaint, Open and DeliveryDelay.
@@ -110,8 +112,19 @@ def outbound_schedule() -> dict[str, Any]:
     }
 
 
-def netbox_webhook_body() -> bytes:
-    """NetBox 4.7's default webhook body for a prepared notification that became `ready`."""
+#: NetBox versions whose default webhook body differs, and the sample file of each.
+WEBHOOK_FILES: Final = {
+    "4.7": "outbound_webhook.json",
+    "4.6": "outbound_webhook_netbox46.json",
+    "4.5": "outbound_webhook_netbox45.json",
+}
+REQUEST_ID: Final = "8f1c2d3e-4b5a-4c6d-9e8f-7a6b5c4d3e2f"
+NETBOX_USER: Final = "noc-automation"
+
+
+def netbox_webhook_body(version: str = "4.7") -> bytes:
+    """NetBox's default webhook body for a prepared notification that became `ready`. 4.5 sends `username`
+    and `request_id`; 4.6 adds `request` and keeps both (deprecated); 4.7 sends `request` alone."""
     data = {
         "id": NOTIFICATION_ID,
         "url": f"https://netbox.example.com/api/plugins/notices/prepared-notifications/{NOTIFICATION_ID}/",
@@ -120,27 +133,32 @@ def netbox_webhook_body() -> bytes:
         "subject": "Planned maintenance TTN-0002345678",
         "recipients": [{"email": TO, "name": "Customer Ops"}],
     }
-    body = {
+    body: dict[str, Any] = {
         "event": "updated",
         "timestamp": "2026-11-23T10:00:00.123456+00:00",
         "object_type": "notices.preparednotification",
+    }
+    if version in {"4.5", "4.6"}:
+        body |= {"username": NETBOX_USER, "request_id": REQUEST_ID}
+    body |= {
         "data": data,
         "snapshots": {
             "prechange": {"status": "draft", "subject": data["subject"]},
             "postchange": {"status": "ready", "subject": data["subject"]},
         },
-        "request": {
-            "id": "8f1c2d3e-4b5a-4c6d-9e8f-7a6b5c4d3e2f",
+    }
+    if version != "4.5":
+        body["request"] = {
+            "id": REQUEST_ID,
             "method": "PATCH",
             "path": f"/api/plugins/notices/prepared-notifications/{NOTIFICATION_ID}/",
-            "user": "noc-automation",
-        },
-    }
+            "user": NETBOX_USER,
+        }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def outbound_webhook() -> dict[str, Any]:
-    body = netbox_webhook_body()
+def outbound_webhook(version: str = "4.7") -> dict[str, Any]:
+    body = netbox_webhook_body(version)
     return {
         "version": "2.0",
         "routeKey": "POST /webhook/outbound",
@@ -348,7 +366,7 @@ def all_events() -> dict[str, dict[str, Any]]:
     events = {
         "inbound_ses_receipt.json": inbound_ses_receipt(),
         "outbound_schedule.json": outbound_schedule(),
-        "outbound_webhook.json": outbound_webhook(),
+        **{name: outbound_webhook(version) for version, name in WEBHOOK_FILES.items()},
     }
     for event_type in TRACKED_TYPES:
         name = event_type.lower()

@@ -3,7 +3,9 @@
     POST /webhook/outbound → verify the signature → read the notification id → send it (re-read from NetBox)
 
 The signature is checked first, on the exact body bytes; nothing of the body is believed but the id.
-Payloads of NetBox 4.5 to 4.7 (`object_type`, status a plain string) and older ones (`model`) are accepted.
+Payloads of NetBox 4.5 to 4.7 (`object_type`, status a plain string) and older ones (`model`) are accepted:
+only `object_type`, `event` and `data.id` are read, so the keys the versions differ in (`username` and
+`request_id` until 4.6, `request` from 4.6) change nothing.
 """
 
 from __future__ import annotations
