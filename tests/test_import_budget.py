@@ -37,6 +37,15 @@ NEVER_AT_IMPORT = {
 }
 
 
+#: What one flow never uses, though another does (the packages load their modules on first use).
+NOT_FOR = {
+    "outbound": {"sesflow.mail.parse", "sesflow.mail.attachments", "sesflow.aws.store", "sesflow.aws.sns"},
+    "tracking": {"sesflow.mail", "sesflow.aws.ses", "sesflow.aws.sns", "sesflow.aws.store"},
+    "inbound": {"sesflow.aws.ses", "sesflow.aws.sns"},
+    "relay": {"sesflow.netbox"},
+}
+
+
 def imported_by(module: str) -> set[str]:
     """Every module a fresh interpreter imports for `import <module>`."""
     done = subprocess.run(
@@ -71,6 +80,13 @@ def test_a_handler_module_imports_nothing_heavy_or_path_specific(
     imports: dict[str, set[str]], flow: str
 ) -> None:
     assert imports[flow] & NEVER_AT_IMPORT == set()
+
+
+@pytest.mark.parametrize("flow", sorted(HANDLERS))
+def test_a_handler_module_leaves_out_what_only_other_flows_use(
+    imports: dict[str, set[str]], flow: str
+) -> None:
+    assert imports[flow] & NOT_FOR[flow] == set()
 
 
 @pytest.mark.parametrize("flow", sorted(HANDLERS))

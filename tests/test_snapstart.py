@@ -1,31 +1,32 @@
 """SnapStart's hooks (`sesflow.snapstart`): the order Lambda runs them in, and that two containers resumed
 from one snapshot share nothing that must be unique.
 
-A snapshot is played by `os.fork`: the children start from the same memory, as two containers restored from
-one snapshot do. Python reseeds `random` in a forked child by itself, which a restore does not, so each child
-first puts back the state the parent had (what the snapshot holds). Without the renewal hooks they then draw
-the same "random" values; with them they differ, and each has its own settings, wiring and NetBox pool."""
+The snapshot is played by `tests/harness/snapshot.py`: a fresh process primes the outbound handler and
+forks twice, so the children start from the same memory, as two containers restored from one snapshot do.
+Without the renewal hooks they draw the same "random" values; with them they differ, and each has its own
+settings, wiring and NetBox pool."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
-from collections.abc import Callable, Iterator
-from email.utils import make_msgid
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sesflow import snapstart
 from sesflow.aws.clients import default_clients
-from sesflow.aws.ses import _backoff
 from sesflow.config import outbound_settings
 from sesflow.notices import outbound
 
 pytestmark = pytest.mark.unit
 
 OUTBOUND = "sesflow.notices.outbound"
+SNAPSHOT = Path(__file__).parent / "harness" / "snapshot.py"
 ENVIRONMENT = {
     "NETBOX_URL": "https://netbox.example.com",
     "NETBOX_API_TOKEN": "nbt_snapstart.test-token",
@@ -38,9 +39,23 @@ ENVIRONMENT = {
 }
 
 
+def restored_containers(mode: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, str(SNAPSHOT), mode],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENVIRONMENT},
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answers: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answers
+
+
 @pytest.fixture
 def primed(monkeypatch: pytest.MonkeyPatch) -> Iterator[outbound.OutboundDeps]:
-    """The outbound handler as Lambda leaves it just before the snapshot (no request sent)."""
+    """The outbound handler in this process, as Lambda leaves it just before the snapshot."""
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     forget = (outbound_settings.cache_clear, outbound.default_deps.cache_clear, default_clients.cache_clear)
@@ -52,64 +67,15 @@ def primed(monkeypatch: pytest.MonkeyPatch) -> Iterator[outbound.OutboundDeps]:
         clear()
 
 
-def in_restored_containers(work: Callable[[], dict[str, Any]], containers: int = 2) -> list[dict[str, Any]]:
-    """`work`'s answer in each of `containers` forked children of this process (one snapshot, resumed)."""
-    answers = []
-    snapshot = random.getstate()
-    for _ in range(containers):
-        read, write = os.pipe()
-        child = os.fork()
-        if child == 0:  # the child: answer and leave at once, whatever happens
-            code = 0
-            try:
-                os.close(read)
-                random.setstate(snapshot)  # undo the fork's own reseed: a restore has none
-                os.write(write, json.dumps(work()).encode())
-            except BaseException:  # noqa: BLE001 - the child must reach os._exit, whatever it raised
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(write)
-        with os.fdopen(read, "rb") as answer:
-            data = answer.read()
-        _, status = os.waitpid(child, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        answers.append(json.loads(data))
-    return answers
-
-
-def draws() -> dict[str, Any]:
-    """What a container makes that must be its own: random draws, send jitter, a Message-ID."""
-    return {
-        "bits": random.getrandbits(64),
-        "jitter": _backoff(4),
-        "message_id": make_msgid(domain="example.com"),
-    }
-
-
-def test_without_renewal_two_restored_containers_draw_the_same(primed: outbound.OutboundDeps) -> None:
+def test_without_renewal_two_restored_containers_draw_the_same() -> None:
     """The hazard the renewal hooks exist for, shown on this very set-up."""
-    first, second = in_restored_containers(draws)
+    first, second = restored_containers("plain")
     assert first["bits"] == second["bits"]
     assert first["jitter"] == second["jitter"]
 
 
-def test_renewed_containers_draw_their_own_values_and_wire_afresh(primed: outbound.OutboundDeps) -> None:
-    def restored() -> dict[str, Any]:
-        snapstart.after_restore(OUTBOUND)
-        deps = outbound.default_deps()
-        return {
-            **draws(),
-            "new_deps": deps is not primed,
-            "new_settings": deps.settings is not primed.settings,
-            "new_pool": deps.notices.client._pool is not primed.notices.client._pool,
-            "new_sender": deps.sender is not primed.sender,
-            "same_dynamodb_client": deps.claims is not primed.claims
-            and default_clients().dynamodb is primed.claims.dynamodb,
-            "pool_id": id(deps.notices.client._pool),
-        }
-
-    first, second = in_restored_containers(restored)
+def test_renewed_containers_draw_their_own_values_and_wire_afresh() -> None:
+    first, second = restored_containers("renew")
     for container in (first, second):
         assert container["new_deps"] and container["new_settings"]
         assert container["new_pool"] and container["new_sender"]  # the limiter starts with the sender

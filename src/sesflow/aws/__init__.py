@@ -3,16 +3,37 @@
 Nothing here knows about a flow; flows get these objects passed in.
 """
 
-from sesflow.aws.clients import AwsClients, default_clients
-from sesflow.aws.ses import (
-    PermanentSendError,
-    SendError,
-    SendRateLimiter,
-    SesSender,
-    TransientSendError,
-)
-from sesflow.aws.sns import Publisher
-from sesflow.aws.store import ObjectStore, PresignExpiryError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sesflow.aws.clients import AwsClients, default_clients
+    from sesflow.aws.ses import (
+        PermanentSendError,
+        SendError,
+        SendRateLimiter,
+        SesSender,
+        TransientSendError,
+    )
+    from sesflow.aws.sns import Publisher
+    from sesflow.aws.store import ObjectStore, PresignExpiryError
+
+#: Each name's module, loaded on first use: a flow that needs only the clients (tracking, inbound) never
+#: loads the SES sender or the SNS publisher.
+_HOMES = {
+    "AwsClients": "clients",
+    "default_clients": "clients",
+    "PermanentSendError": "ses",
+    "SendError": "ses",
+    "SendRateLimiter": "ses",
+    "SesSender": "ses",
+    "TransientSendError": "ses",
+    "Publisher": "sns",
+    "ObjectStore": "store",
+    "PresignExpiryError": "store",
+}
 
 __all__ = [
     "AwsClients",
@@ -26,3 +47,13 @@ __all__ = [
     "TransientSendError",
     "default_clients",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """A name of `__all__`, imported from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
