@@ -160,7 +160,7 @@ def _print_endpoints(console: Console, endpoints: dict[str, object], started_in:
             for handler, state in value.items():
                 table.add_row(f"handler {handler}", str(state))
             continue
-        if name == "pid":
-            continue
+        if name == "pid" or value is None:
+            continue  # what this stack does not run (no NetBox, no function log file) has no row
         table.add_row(name, str(value))
     console.print(table)
