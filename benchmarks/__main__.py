@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-MODULES = ("importtime", "mailparse", "attachments", "relay", "inbound", "outbound")
+MODULES = ("importtime", "coldstart", "mailparse", "attachments", "relay", "inbound", "outbound")
 
 
 def main() -> int:
