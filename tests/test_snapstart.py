@@ -143,3 +143,43 @@ def test_the_local_stack_runs_priming_then_renewal_for_the_handlers_it_wires(
     ran.clear()
     start_containers([])
     assert ran == []
+
+
+def test_the_relay_reads_its_signing_key_after_the_restore_never_into_the_snapshot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sesflow.aws.clients import AwsClients
+    from sesflow.config import RelaySettings, relay_settings
+    from sesflow.relay import distribute
+
+    relay_environment = {
+        "IDEMPOTENCY_TABLE": "sesflow-idempotency",
+        "INCOMING_BUCKET": "relay-incoming",
+        "ATTACHMENTS_BUCKET": "relay-attachments",
+        "SENDER_EMAIL": "relay@example.com",
+        "SNS_TOPIC": "arn:aws:sns:eu-west-1:123456789012:relay-fallback",
+        "PRESIGN_CREDENTIALS_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:key-AbCdEf",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "snapstart-test",
+        "AWS_SECRET_ACCESS_KEY": "snapstart-test-secret",
+    }
+    for name, value in relay_environment.items():
+        monkeypatch.setenv(name, value)
+    read: list[str | None] = []
+
+    def signing_clients(settings: RelaySettings) -> AwsClients | None:
+        read.append(settings.presign_credentials_secret_arn)
+        return None  # sign with the function's own credentials here: no Secrets Manager in a unit test
+
+    monkeypatch.setattr(distribute, "_signing_clients", signing_clients)
+    forget = (relay_settings.cache_clear, distribute.default_deps.cache_clear, default_clients.cache_clear)
+    for clear in forget:
+        clear()
+    try:
+        snapstart.before_snapshot("sesflow.relay.distribute")
+        assert read == []
+        snapstart.after_restore("sesflow.relay.distribute")
+        assert read == [relay_environment["PRESIGN_CREDENTIALS_SECRET_ARN"]]
+    finally:
+        for clear in forget:
+            clear()

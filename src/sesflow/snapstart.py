@@ -99,13 +99,19 @@ def _chosen(owners: tuple[str, ...]) -> list[str]:
 
 
 def register_handler(
-    owner: str, *, settings: Cached[object], deps: Cached[object], warm: Hook | None = None
+    owner: str,
+    *,
+    settings: Cached[object],
+    deps: Cached[object],
+    warm: Hook | None = None,
+    wire: Hook | None = None,
 ) -> None:
     """The hooks of one handler module: `settings` and `deps` are its cached settings reader and wiring,
-    `warm` the code paths its events take that are worth running once before the snapshot."""
+    `warm` the code paths its events take that are worth running once before the snapshot, `wire` what
+    priming wires instead of `deps` when that would read a secret (a secret stays out of the snapshot)."""
 
     def prime() -> None:
-        deps()
+        (wire or deps)()
         if warm is not None:
             warm()
 

@@ -411,4 +411,12 @@ def warm() -> None:
     )
 
 
-snapstart.register_handler(__name__, settings=relay_settings, deps=default_deps, warm=warm)
+def wire_without_secrets() -> None:
+    """The wiring priming builds: the clients and the pipeline, signing with the function's own credentials;
+    the signing key from Secrets Manager is read after the restore, so it never sits in a snapshot."""
+    deps_from(relay_settings(), default_clients())
+
+
+snapstart.register_handler(
+    __name__, settings=relay_settings, deps=default_deps, warm=warm, wire=wire_without_secrets
+)
