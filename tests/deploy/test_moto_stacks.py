@@ -47,13 +47,58 @@ def client(aws: AwsClients, moto_server: Any) -> Callable[[str], Any]:
     return make
 
 
+def without_aliases(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with each function's alias replaced by the function itself: moto's CloudFormation has no
+    AWS::Lambda::Alias, and a reference to one resolves to nothing there. The triggers' targets are checked
+    on the templates (every one names the alias); here they name the function the alias points at."""
+    resources = template["Resources"]
+    function_of = {
+        name: resource["Properties"]["FunctionName"]["Ref"]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Alias"
+    }
+
+    def names_alias(node: Any) -> str | None:
+        if isinstance(node, dict):
+            if node.get("Ref") in function_of:
+                return str(node["Ref"])
+            return next((found for value in node.values() if (found := names_alias(value))), None)
+        if isinstance(node, list):
+            return next((found for value in node if (found := names_alias(value))), None)
+        return None
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            alias = (
+                names_alias(node) if len(node) == 1 and next(iter(node)).startswith(("Ref", "Fn::")) else None
+            )
+            if alias is not None:
+                return {"Fn::GetAtt": [function_of[alias], "Arn"]}
+            return {key: rewrite(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rewrite(value) for value in node]
+        return node
+
+    kept = {}
+    for name, resource in resources.items():
+        if name in function_of:
+            continue
+        resource = rewrite(resource)
+        depends = resource.get("DependsOn")
+        if depends is not None:
+            depends = [depends] if isinstance(depends, str) else depends
+            resource["DependsOn"] = [item for item in depends if item not in function_of]
+        kept[name] = resource
+    return {**template, "Resources": kept}
+
+
 def create_stack(
     client: Callable[[str], Any], name: str, template: dict[str, Any], **parameters: str
 ) -> None:
     cloudformation = client("cloudformation")
     cloudformation.create_stack(
         StackName=name,
-        TemplateBody=json.dumps(template),
+        TemplateBody=json.dumps(without_aliases(template)),
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
