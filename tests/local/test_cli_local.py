@@ -10,7 +10,11 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,83 +23,74 @@ from sesflow.local.ports import port_is_open
 pytestmark = pytest.mark.integration
 
 SESFLOW = Path(sys.executable).parent / "sesflow"
+ENVIRONMENT = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "200"}
 
 
-def test_local_up_serves_until_ctrl_c_and_status_sees_it(tmp_path: Path) -> None:
-    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "200"}
+@dataclass
+class LocalUp:
+    """A running `sesflow local up`: its endpoints (from the status file), then what it said once stopped."""
+
+    endpoints: dict[str, Any]
+    status_file: Path
+    returncode: int | None = None
+    output: str = ""
+
+
+@contextmanager
+def local_up(workdir: Path, *options: str) -> Iterator[LocalUp]:
+    """`sesflow local up --no-netbox` on free ports in `workdir`, until Ctrl-C (SIGINT) at the block's end."""
     up = subprocess.Popen(
-        [str(SESFLOW), "local", "up", "--no-netbox", "--smtp-port", "0", "--api-port", "0"],
-        cwd=tmp_path,
-        env=environment,
+        [str(SESFLOW), "local", "up", "--no-netbox", "--smtp-port", "0", "--api-port", "0", *options],
+        cwd=workdir,
+        env=ENVIRONMENT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    status_file = tmp_path / ".sesflow" / "local" / "stack.json"
+    status_file = workdir / ".sesflow" / "local" / "stack.json"
+    running = LocalUp({}, status_file)
     try:
         deadline = time.monotonic() + 60
         while not status_file.exists() and time.monotonic() < deadline and up.poll() is None:
             time.sleep(0.2)
         assert status_file.exists(), up.stdout.read() if up.stdout else ""
-        endpoints = json.loads(status_file.read_text())
-        host, _, port = endpoints["smtp"].rpartition(":")
-        assert port_is_open(int(port), host)
-        status = subprocess.run(
-            [str(SESFLOW), "local", "status"],
-            cwd=tmp_path,
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert status.returncode == 0, status.stdout
-        assert "running; SMTP open" in status.stdout
+        running.endpoints = json.loads(status_file.read_text())
+        yield running
     finally:
         up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=60)
-    assert up.returncode == 0, output
-    assert "stopping" in output and output.rstrip().endswith("stopped")
-    assert not port_is_open(int(port), host)
-    assert not status_file.exists()
-    after = subprocess.run(
+        running.output, _ = up.communicate(timeout=60)
+        running.returncode = up.returncode
+
+
+def local_status(workdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [str(SESFLOW), "local", "status"],
-        cwd=tmp_path,
-        env=environment,
+        cwd=workdir,
+        env=ENVIRONMENT,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert after.returncode == 1
+
+
+def test_local_up_serves_until_ctrl_c_and_status_sees_it(tmp_path: Path) -> None:
+    with local_up(tmp_path) as up:
+        host, _, port = up.endpoints["smtp"].rpartition(":")
+        assert port_is_open(int(port), host)
+        status = local_status(tmp_path)
+        assert status.returncode == 0, status.stdout
+        assert "running; SMTP open" in status.stdout
+    assert up.returncode == 0, up.output
+    assert "stopping" in up.output and up.output.rstrip().endswith("stopped")
+    assert not port_is_open(int(port), host)
+    assert not up.status_file.exists()
+    assert local_status(tmp_path).returncode == 1
 
 
 def test_local_up_without_netbox_runs_the_relay_alone_and_says_so_once(tmp_path: Path) -> None:
     schedule_seconds = 0.3
-    up = subprocess.Popen(
-        [
-            str(SESFLOW),
-            "local",
-            "up",
-            "--no-netbox",
-            "--smtp-port",
-            "0",
-            "--api-port",
-            "0",
-            "--poll-seconds",
-            str(schedule_seconds),
-        ],
-        cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "COLUMNS": "100"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    status_file = tmp_path / ".sesflow" / "local" / "stack.json"
-    try:
-        deadline = time.monotonic() + 60
-        while not status_file.exists() and time.monotonic() < deadline and up.poll() is None:
-            time.sleep(0.2)
-        assert status_file.exists(), up.stdout.read() if up.stdout else ""
-        endpoints = json.loads(status_file.read_text())
+    with local_up(tmp_path, "--poll-seconds", str(schedule_seconds)) as up:
+        endpoints = up.endpoints
         assert endpoints["handlers"] == {
             "sesflow-relay": "wired",
             "sesflow-notices-inbound": "off: no NetBox was given",
@@ -111,14 +106,11 @@ def test_local_up_without_netbox_runs_the_relay_alone_and_says_so_once(tmp_path:
             assert client.rcpt(endpoints["notices_address"])[0] == 550
             assert client.rcpt(endpoints["relay_address"])[0] == 250
         time.sleep(schedule_seconds * 5)  # several periods of the outbound schedule, were it wired
-    finally:
-        up.send_signal(signal.SIGINT)
-        output, _ = up.communicate(timeout=60)
-    assert up.returncode == 0, output
+    assert up.returncode == 0, up.output
     off = (
         "notices flows off: no NetBox was given (set NETBOX_URL and NETBOX_API_TOKEN, or drop --no-netbox); "
         "the relay runs alone\n"
     )
-    assert output.count(off) == 1, output
-    assert "Traceback" not in output, output
-    assert "failed" not in output, output
+    assert up.output.count(off) == 1, up.output
+    assert "Traceback" not in up.output, up.output
+    assert "failed" not in up.output, up.output

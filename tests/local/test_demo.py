@@ -23,18 +23,27 @@ FUNCTIONS = {
 }
 
 
-def test_demo_walks_relay_inbound_and_outbound_through_the_stack(tmp_path: Path) -> None:
-    sesflow = Path(sys.executable).parent / "sesflow"
+SESFLOW = Path(sys.executable).parent / "sesflow"
+
+
+def run_demo(workdir: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`sesflow demo` in `workdir`, as a person runs it; it must succeed."""
     done = subprocess.run(
-        [str(sesflow), "demo"],
+        [str(SESFLOW), "demo", *options],
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=tmp_path,
+        cwd=workdir,
         env={"COLUMNS": "200", "PATH": os.environ.get("PATH", os.defpath)},
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_demo_walks_relay_inbound_and_outbound_through_the_stack(tmp_path: Path) -> None:
+    sesflow = SESFLOW
+    done = run_demo(tmp_path)
     out = done.stdout
     assert "sent a device mail over SMTP (STARTTLS, AUTH LOGIN): 250 Ok" in out
     assert "relayed to 2 recipients" in out
@@ -73,17 +82,7 @@ def test_demo_walks_relay_inbound_and_outbound_through_the_stack(tmp_path: Path)
 
 
 def test_demo_verbose_shows_the_functions_logs_inline(tmp_path: Path) -> None:
-    sesflow = Path(sys.executable).parent / "sesflow"
-    done = subprocess.run(
-        [str(sesflow), "demo", "--verbose"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env={"COLUMNS": "200", "PATH": os.environ.get("PATH", os.defpath)},
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_demo(tmp_path, "--verbose")
     inline = [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"level"')]
     assert {record["service"] for record in inline} == FUNCTIONS
     assert "functions.log" not in done.stdout
