@@ -349,7 +349,13 @@ def wire_handlers(
         path: options.handler_overrides.get(path) or (None if path in off else resolve_handler(path))
         for path in paths
     }
-    start_containers(path for path, handler in handlers.items() if handler is not None)
+    # SnapStart's hooks for the real handlers wired; an override stands in for its handler, whose hooks
+    # would need what the override does without (a NetBox, say).
+    start_containers(
+        path
+        for path, handler in handlers.items()
+        if handler is not None and path not in options.handler_overrides
+    )
     return handlers
 
 
