@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sesflow.aws.clients import default_clients
+
 type Hook = Callable[[], None]
 
 #: The hooks this module registers for every process, under their own name.
@@ -116,8 +118,6 @@ def register_handler(
             warm()
 
     def renew() -> None:
-        from sesflow.aws.clients import default_clients
-
         settings.cache_clear()
         deps.cache_clear()
         default_clients().close_connections()
