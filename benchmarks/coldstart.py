@@ -7,10 +7,11 @@ inbound applies a Zayo notice to a NetBox reset to its seed, outbound's schedule
 made ready for it, and tracking applies a Delivery event for that notification. The baseline, measured in the
 same run, is a minimal Powertools handler: import boto3, build one S3 client, make one GET; `import boto3`
 alone is measured too (the import ratio's denominator). Runs are interleaved (one of each per round), figures
-are medians of `RUNS` rounds, and the peak RSS is the process's maximum resident set. Where the sesflow
-measured has SnapStart hooks, each handler is also run as a restored container: imported and primed (what
-Lambda does once, when it publishes the version), then renewed and given the event (what a cold start then
-costs, without the restore of the snapshot itself, which Lambda does).
+are medians of `RUNS` rounds, and the peak RSS is the process's maximum resident set. The import is also
+given in CPU time, which the other processes of a busy machine disturb far less than wall time. Where the
+sesflow measured has SnapStart hooks, each handler is also run as a restored container: imported and primed
+(what Lambda does once, when it publishes the version), then renewed and given the event (what a cold start
+then costs, without the restore of the snapshot itself, which Lambda does).
 
 `SESFLOW_COLDSTART_SRC=<a checkout's src>` measures another sesflow with the same stand-ins (the children get
 it as `PYTHONPATH`); `SESFLOW_COLDSTART_JSON=<file>` also writes the raw figures there.
@@ -224,6 +225,22 @@ def report(found: dict[str, list[Figures]]) -> list[tuple[str, str]]:
             f" / {base['rss_kib'] / 1024:.0f} MiB",
         ),
     ]
+    boto3_cpu = median(found["boto3"], "import_cpu")
+    baseline_cpu = median(found["baseline"], "import_cpu")
+    rows.append(
+        (
+            "CPU used by the end of the import: boto3 / baseline",
+            f"{boto3_cpu * 1000:.0f} / {baseline_cpu * 1000:.0f} ms",
+        )
+    )
+    for flow in HANDLERS:
+        cpu = median(found[flow], "import_cpu")
+        rows.append(
+            (
+                f"{flow}: CPU used by the end of the import (x boto3)",
+                f"{cpu * 1000:.0f} ms ({cpu / boto3_cpu:.2f}x)",
+            )
+        )
     for flow in HANDLERS:
         got = {key: median(found[flow], key) for key in ("import", "wiring", "first", "rss_kib")}
         rows.append(
