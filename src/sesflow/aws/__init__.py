@@ -5,8 +5,9 @@ Nothing here knows about a flow; flows get these objects passed in.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from sesflow.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from sesflow.aws.clients import AwsClients, default_clients
@@ -48,12 +49,4 @@ __all__ = [
     "default_clients",
 ]
 
-
-def __getattr__(name: str) -> object:
-    """A name of `__all__`, imported from its module on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
