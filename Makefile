@@ -19,6 +19,7 @@ demo: setup
 lint: setup
 	$(VENV)/ruff format --check src tests benchmarks deploy
 	$(VENV)/ruff check src tests benchmarks deploy
+	$(VENV)/lint-imports
 
 typecheck: setup
 	$(VENV)/mypy --strict src
