@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
@@ -37,8 +36,6 @@ class ClientOptions(TypedDict, total=False):
     retry: RetryPolicy
     timeout: float
     pool: urllib3.PoolManager
-    sleep: Callable[[float], None]
-    clock: Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -63,6 +60,27 @@ def _encode_params(params: Params | None) -> str:
     return "?" + urlencode(pairs)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A request as it goes on the wire, the same on every try."""
+
+    method: str
+    path: str
+    url: str
+    body: bytes | None
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A try without a usable answer: the error to raise if no retry is left, and what decides a retry."""
+
+    error: NetBoxError
+    status: int | None
+    sent: bool
+    retry_after: float | None = None
+
+
 class NetBoxClient:
     def __init__(
         self,
@@ -72,16 +90,14 @@ class NetBoxClient:
         retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         pool: urllib3.PoolManager | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url.rstrip("/")
         self._token = token if callable(token) else (lambda: token)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self._pool = pool or urllib3.PoolManager(maxsize=4)
-        self._sleep = sleep
-        self._clock = clock
+        self._sleep = self.retry.sleep
+        self._clock = self.retry.clock
         self._object_types: dict[tuple[str, str], int] = {}
         self._etags: bool | None = None  # unknown until an answer or the version says
 
@@ -108,55 +124,59 @@ class NetBoxClient:
 
         `repeatable` marks a request that is safe to send twice whatever its method (an empty POST that
         NetBox can only refuse), so it is repeated after a lost answer too."""
-        url = f"{self.url}{path}{_encode_params(params)}"
-        sent_headers = {
-            "Authorization": authorization_header(self._token()),
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-            **({"Content-Type": "application/json"} if body is not None else {}),
-            **(headers or {}),
-        }
-        encoded = json.dumps(body).encode() if body is not None else None
+        prepared = _Prepared(
+            method,
+            path,
+            f"{self.url}{path}{_encode_params(params)}",
+            json.dumps(body).encode() if body is not None else None,
+            {
+                "Authorization": authorization_header(self._token()),
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+                **({"Content-Type": "application/json"} if body is not None else {}),
+                **(headers or {}),
+            },
+        )
         deadline = self._clock() + self.retry.deadline
         attempt = 0
         while True:
-            remaining = max(0.1, deadline - self._clock())
-            timeout = urllib3.Timeout(connect=min(3.0, remaining), read=min(self.timeout, remaining))
-            retry_after: float | None = None
-            failure: NetBoxError
-            try:
-                raw = self._pool.request(
-                    method,
-                    url,
-                    body=encoded,
-                    headers=sent_headers,
-                    timeout=timeout,
-                    retries=False,
-                    redirect=False,
-                )
-            except ConnectTimeoutError as error:  # includes NewConnectionError: nothing was sent
-                status, sent = None, False
-                failure = NetBoxUnavailable(f"{method} {path}: cannot connect to NetBox: {error}")
-            except HTTPError as error:  # reset or timed out after sending: NetBox may have acted
-                status, sent = None, True
-                failure = NetBoxUnavailable(f"{method} {path}: no answer from NetBox: {error}")
-            else:
-                data = _decode(raw.data)
-                if raw.status < 400:
-                    answer = Response(raw.status, data, dict(raw.headers))
-                    self._observe_etag(method, answer)
-                    return answer
-                status, sent = raw.status, True
-                failure = error_for(raw.status, method, path, data)
-                retry_after = retry_after_seconds(raw.headers.get("Retry-After"))
-            wait = retry_after if retry_after is not None else self.retry.backoff(attempt)
-            if (
-                not may_retry("GET" if repeatable else method, status, sent=sent)
-                or self._clock() + wait > deadline
-            ):
-                raise failure
+            tried = self._send_once(prepared, deadline)
+            if isinstance(tried, Response):
+                return tried
+            wait = tried.retry_after if tried.retry_after is not None else self.retry.backoff(attempt)
+            retry_as = "GET" if repeatable else method
+            if not may_retry(retry_as, tried.status, sent=tried.sent) or self._clock() + wait > deadline:
+                raise tried.error
             self._sleep(wait)
             attempt += 1
+
+    def _send_once(self, prepared: _Prepared, deadline: float) -> Response | _Failure:
+        """One try: NetBox's answer, or why there is none and whether the request may have reached it."""
+        method, path = prepared.method, prepared.path
+        remaining = max(0.1, deadline - self._clock())
+        try:
+            raw = self._pool.request(
+                method,
+                prepared.url,
+                body=prepared.body,
+                headers=prepared.headers,
+                timeout=urllib3.Timeout(connect=min(3.0, remaining), read=min(self.timeout, remaining)),
+                retries=False,
+                redirect=False,
+            )
+        except ConnectTimeoutError as error:  # includes NewConnectionError: nothing was sent
+            return _Failure(
+                NetBoxUnavailable(f"{method} {path}: cannot connect to NetBox: {error}"), None, False
+            )
+        except HTTPError as error:  # reset or timed out after sending: NetBox may have acted
+            return _Failure(NetBoxUnavailable(f"{method} {path}: no answer from NetBox: {error}"), None, True)
+        data = _decode(raw.data)
+        if raw.status >= 400:
+            retry_after = retry_after_seconds(raw.headers.get("Retry-After"))
+            return _Failure(error_for(raw.status, method, path, data), raw.status, True, retry_after)
+        answer = Response(raw.status, data, dict(raw.headers))
+        self._observe_etag(method, answer)
+        return answer
 
     def get(self, path: str, params: Params | None = None) -> Json:
         return self.request("GET", path, params=params).data

@@ -22,6 +22,9 @@ class RetryPolicy:
     base_delay: float = 0.25
     max_delay: float = 4.0
     random: Callable[[], float] = field(default=random.random, repr=False, compare=False)
+    #: What the waits are measured and spent on (tests give a fake clock).
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: a random wait up to base·2^attempt, capped (attempt counts from 0)."""
