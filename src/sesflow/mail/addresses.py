@@ -71,10 +71,13 @@ def _is_loose_name(piece: str) -> bool:
     return "@" not in piece and "<" not in piece
 
 
+#: What closes each bracket that nests in a header's address list.
+_CLOSING_FOR = {"<": ">", "(": ")", "[": "]"}
+
+
 def _split_top_level(text: str) -> list[str]:
     pieces: list[str] = []
     current: list[str] = []
-    closing_for = {"<": ">", "(": ")", "[": "]"}
     nesting: list[str] = []
     in_quotes = escaped = False
     for char in text:
@@ -84,24 +87,38 @@ def _split_top_level(text: str) -> list[str]:
             escaped = True
         elif in_quotes:
             in_quotes = char != '"'
-        elif nesting and char == nesting[-1]:
-            nesting.pop()
-        elif char in closing_for:
-            nesting.append(closing_for[char])
-        elif nesting and nesting[-1] == ")":
-            pass  # inside a comment nothing else is special
-        elif char == '"':
-            in_quotes = True
-        elif not nesting and char in _SEPARATORS:
-            pieces.append("".join(current))
-            current = []
-            continue
-        elif not nesting and char == ":":
-            current = []  # what came before was a group name
-            continue
+        else:
+            role = _role_outside_quotes(char, nesting)
+            if role == "separator":
+                pieces.append("".join(current))
+                current = []
+                continue
+            if role == "group_name_end":
+                current = []  # what came before was a group name
+                continue
+            in_quotes = role == "quote"
         current.append(char)
     pieces.append("".join(current))
     return [stripped for piece in pieces if (stripped := piece.strip())]
+
+
+def _role_outside_quotes(char: str, nesting: list[str]) -> str:
+    """What a character outside quotes does to the split; brackets it opens or closes update `nesting`."""
+    if nesting and char == nesting[-1]:
+        nesting.pop()
+        return "text"
+    if char in _CLOSING_FOR:
+        nesting.append(_CLOSING_FOR[char])
+        return "text"
+    if nesting and nesting[-1] == ")":
+        return "text"  # inside a comment nothing else is special
+    if char == '"':
+        return "quote"
+    if nesting:
+        return "text"
+    if char in _SEPARATORS:
+        return "separator"
+    return "group_name_end" if char == ":" else "text"
 
 
 def validate_address(text: str) -> ValidAddress | InvalidAddress:

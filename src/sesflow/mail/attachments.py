@@ -322,13 +322,18 @@ class _Base64Decoder:
         cleaned = self._strip(text)
         if not cleaned:
             return b""
-        pieces = [self._pending]
-        count = len(self._pending)
-        position = 0
         if self._half_padded:
             self._half_padded = False
             if cleaned[0] == _PAD:
-                return self._finish(pieces, cleaned[1:])
+                return self._finish([self._pending], cleaned[1:])
+        return self._decode_cleaned(cleaned)
+
+    def _decode_cleaned(self, cleaned: bytes) -> bytes:
+        """Alphabet characters and "=" after what is pending: decoded up to the last whole quad, or to the
+        padding that ends the data."""
+        pieces = [self._pending]
+        count = len(self._pending)
+        position = 0
         while (pad := cleaned.find(b"=", position)) >= 0:
             pieces.append(cleaned[position:pad])
             count += pad - position
