@@ -18,7 +18,7 @@ from sesflow.local.ports import LOCAL_UP_API_PORT, LOCAL_UP_NETBOX_PORT, LOCAL_U
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sesflow.local.stack import NetBoxTarget
+    from sesflow.local.stack import NetBoxTarget, Stack
 
 local_app = typer.Typer(help="The local stack: moto as AWS, SMTP ingress, workers, outbox, NetBox.")
 
@@ -48,7 +48,7 @@ def up(
 
     from sesflow.local.receipt_rules import Verdicts
     from sesflow.local.smtp_ingress import Credentials, IngressSettings
-    from sesflow.local.stack import StackOptions, start_stack, write_status
+    from sesflow.local.stack import StackOptions, start_stack
 
     # Powertools warns on every invocation that flushes no metric; the stack disables metrics on purpose.
     warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
@@ -70,6 +70,12 @@ def up(
     )
     with console.status("starting the local stack (NetBox takes ~10 s)"):
         stack = start_stack(options)
+    _serve_until_stopped(console, stack, workdir)
+
+
+def _serve_until_stopped(console: Console, stack: Stack, workdir: Path) -> None:
+    from sesflow.local.stack import write_status
+
     stopping = threading.Event()
     try:
         status_path = write_status(stack)

@@ -136,18 +136,32 @@ def relay_step(demo: Demo) -> None:
         console.print(f"   {header}: {escape(str(relayed[header]))}")
     for line in body.splitlines():
         console.print(f"   | {escape(line)}", soft_wrap=True)
+    links = fetch_links(demo, body)
+    ok = bool(links) and all(status == 200 for status in links.values())
+    demo.record("relay: mail relayed, attachment link downloads", ok, f"{len(links)} link(s)", started)
+    redelivery_step(demo, message_id)
+
+
+def fetch_links(demo: Demo, body: str) -> dict[str, int]:
+    """Each attachment link in the relayed body, downloaded now: its HTTP status."""
     links = [line.split(": ", 1)[1] for line in body.splitlines() if line.startswith("- ") and "http" in line]
-    downloads = [_status(url) for url in links]
-    for (status, content), url in zip(downloads, links, strict=True):
-        console.print(
+    statuses = {}
+    for url in links:
+        status, content = _status(url)
+        statuses[url] = status
+        demo.console.print(
             f"   link fetched now: HTTP {status}, {len(content)} bytes ({escape(url.split('?')[0])})"
         )
     # moto checks neither signatures nor expiry on links; tests/aws/test_store.py checks both on SeaweedFS.
-    console.print("   (moto serves links without checking their expiry: SeaweedFS does, in the test suite)")
-    ok = bool(links) and all(status == 200 for status, _ in downloads)
-    demo.record("relay: mail relayed, attachment link downloads", ok, f"{len(links)} link(s)", started)
+    demo.console.print(
+        "   (moto serves links without checking their expiry: SeaweedFS does, in the test suite)"
+    )
+    return statuses
 
-    # SQS delivers at least once: the same S3 event again must not send again.
+
+def redelivery_step(demo: Demo, message_id: str) -> None:
+    """SQS delivers at least once: the same S3 event again must not send again."""
+    console, stack = demo.console, demo.stack
     started = time.monotonic()
     relay = stack.resources.relay
     key = relay.incoming_prefix + message_id

@@ -36,19 +36,25 @@ class Route:
     timeout_seconds: float = 30.0
 
 
+def _headers_and_cookies(headers: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Header names lower case, repeated ones joined by commas; cookies apart, as HTTP API 2.0 gives them."""
+    lowered: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers.items():
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+        else:
+            lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    return lowered, cookies
+
+
 def api_event(
     method: str, raw_path: str, headers: Mapping[str, str], body: bytes, *, source_ip: str = LOOPBACK
 ) -> dict[str, Any]:
     """The HTTP API v2 event for one request (header names lower case, repeated ones joined by commas)."""
     path, _, query = raw_path.partition("?")
-    lowered: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers.items():
-        if name.lower() == "cookie":
-            cookies.extend(part.strip() for part in value.split(";") if part.strip())
-            continue
-        key = name.lower()
-        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    lowered, cookies = _headers_and_cookies(headers)
     content_type = lowered.get("content-type", "")
     is_text = not body or content_type.startswith(_TEXT_TYPES)
     now = datetime.now(UTC)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.message import Message
 from email.utils import format_datetime
 from typing import Any
 
@@ -62,7 +63,7 @@ class ReceivedMail:
     message_id: str
     mail_from: str
     recipients: tuple[str, ...]
-    raw: bytes  # with SES's headers on top
+    raw: bytes  # with SES's headers on top, once stamped
     received: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -71,25 +72,16 @@ def ses_message_id() -> str:
     return "".join(secrets.choice(_BASE32) for _ in range(40))
 
 
-def stamp_headers(
-    raw: bytes,
-    *,
-    message_id: str,
-    mail_from: str,
-    recipients: tuple[str, ...],
-    verdicts: Verdicts,
-    client_ip: str,
-    helo: str,
-    now: datetime,
-) -> bytes:
+def stamp_headers(arrived: ReceivedMail, verdicts: Verdicts, *, client_ip: str, helo: str) -> bytes:
     """SES prepends its own headers to a stored mail; the relay and inbound read the verdicts there."""
+    message_id, mail_from, recipients = arrived.message_id, arrived.mail_from, arrived.recipients
     sender_domain = mail_from.rpartition("@")[2] or helo
     spf, dkim, dmarc = verdicts.spf.lower(), verdicts.dkim.lower(), verdicts.dmarc.lower()
     receipt = base64.b64encode(os.urandom(48)).decode()
     lines = [
         f"Return-Path: <{mail_from}>",
         f"Received: from {helo} ([{client_ip}]) by inbound-smtp.local.sesflow with SMTP id {message_id}"
-        f" for {', '.join(recipients)}; {format_datetime(now)}",
+        f" for {', '.join(recipients)}; {format_datetime(arrived.received)}",
         f"X-SES-Spam-Verdict: {verdicts.spam}",
         f"X-SES-Virus-Verdict: {verdicts.virus}",
         f"Received-SPF: {spf} (spfCheck: local stack verdict for {sender_domain}) client-ip={client_ip};"
@@ -98,19 +90,17 @@ def stamp_headers(
         f" dkim={dkim} header.i=@{sender_domain}; dmarc={dmarc} header.from={sender_domain};",
         f"X-SES-RECEIPT: {receipt}",
     ]
-    return ("\r\n".join(lines) + "\r\n").encode() + raw
+    return ("\r\n".join(lines) + "\r\n").encode() + arrived.raw
 
 
-def receipt_event(mail: ReceivedMail, rule: ReceiptRule, verdicts: Verdicts) -> dict[str, Any]:
-    """The event SES's Lambda action sends (asynchronous invoke): headers and verdicts, never the body."""
-    parsed = message_from_bytes(mail.raw, policy=policy.compat32)
-    headers = [{"name": name, "value": str(value)} for name, value in parsed.items()]
+def _common_headers(parsed: Message, return_path: str) -> dict[str, Any]:
+    """The headers SES reads out for the event's `commonHeaders`."""
 
     def addresses(name: str) -> list[str]:
         return [str(v) for v in parsed.get_all(name) or ()]
 
     common: dict[str, Any] = {
-        "returnPath": mail.mail_from,
+        "returnPath": return_path,
         "from": addresses("From"),
         "to": addresses("To"),
         "messageId": str(parsed.get("Message-ID") or ""),
@@ -120,6 +110,14 @@ def receipt_event(mail: ReceivedMail, rule: ReceiptRule, verdicts: Verdicts) -> 
         common["date"] = str(date)
     if cc := addresses("Cc"):
         common["cc"] = cc
+    return common
+
+
+def receipt_event(mail: ReceivedMail, rule: ReceiptRule, verdicts: Verdicts) -> dict[str, Any]:
+    """The event SES's Lambda action sends (asynchronous invoke): headers and verdicts, never the body."""
+    parsed = message_from_bytes(mail.raw, policy=policy.compat32)
+    headers = [{"name": name, "value": str(value)} for name, value in parsed.items()]
+    common = _common_headers(parsed, mail.mail_from)
     matched = [r for r in mail.recipients if rule.matches(r)]
     timestamp = mail.received.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return {

@@ -29,7 +29,7 @@ def ses_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def mail_object(
+def mail_object(  # noqa: PLR0913 - the fields of SES's mail object, each with a default
     message_id: str,
     destination: Sequence[str],
     *,

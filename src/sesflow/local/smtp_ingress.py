@@ -10,6 +10,7 @@ uses a certificate made at start; AUTH LOGIN/PLAIN (after TLS, like SES's SMTP i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import logging
 from collections.abc import Callable
@@ -119,17 +120,9 @@ class ReceiptRuleHandler:
         """Store the mail once per matching rule (the S3 action), then run each rule's Lambda action."""
         now = datetime.now(UTC)
         message_id = ses_message_id()
-        stamped = stamp_headers(
-            raw,
-            message_id=message_id,
-            mail_from=mail_from,
-            recipients=recipients,
-            verdicts=self.verdicts,
-            client_ip=peer,
-            helo=helo,
-            now=now,
-        )
-        mail = ReceivedMail(message_id, mail_from, recipients, stamped, now)
+        arrived = ReceivedMail(message_id, mail_from, recipients, raw, now)
+        stamped = stamp_headers(arrived, self.verdicts, client_ip=peer, helo=helo)
+        mail = dataclasses.replace(arrived, raw=stamped)
         matched = [rule for rule in self.rules if any(rule.matches(r) for r in recipients)]
         for rule in matched:
             self.store(rule.bucket, rule.prefix + message_id, stamped)

@@ -259,14 +259,7 @@ def start_stack(options: StackOptions | None = None) -> Stack:
         workers = _start_queue_workers(clients, aws, options.resources, handlers, running)
         inbound = _started(running, inbound_invoker(options, handlers, clients, aws))
         schedule = outbound_schedule(options, handlers, running)
-        ingress = start_ingress(
-            receipt_rules(options, inbound, notices_on=notices_off is None),
-            store_with(clients),
-            options.verdicts,
-            options.smtp,
-            workdir / "tls",
-        )
-        running.callback(ingress.stop)
+        ingress = _started_ingress(options, inbound, clients, running, notices_on=notices_off is None)
         functions = _functions(options.resources)
         return Stack(
             options=options,
@@ -288,6 +281,16 @@ def start_stack(options: StackOptions | None = None) -> Stack:
             _running=running.pop_all(),
         )
     raise AssertionError("unreachable: the with block returns or raises")
+
+
+def _started_ingress(
+    options: StackOptions, inbound: AsyncInvoker, clients: AwsClients, running: ExitStack, *, notices_on: bool
+) -> SmtpIngress:
+    rules = receipt_rules(options, inbound, notices_on=notices_on)
+    tls_dir = options.workdir.resolve() / "tls"
+    ingress = start_ingress(rules, store_with(clients), options.verdicts, options.smtp, tls_dir)
+    running.callback(ingress.stop)
+    return ingress
 
 
 class _Startable(Protocol):

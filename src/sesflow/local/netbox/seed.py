@@ -134,36 +134,7 @@ def seed_netbox(client: NetBoxClient, data: SeedData) -> Seeded:
     """Make sure everything in `data` exists, creating only what is missing; returns every object's id."""
     seeded = Seeded()
     if data.providers:
-        providers = {
-            provider.slug: {"name": provider.name, "slug": provider.slug} for provider in data.providers
-        }
-        seeded.providers = _ensure(client, PROVIDERS, providers, _slug, {"slug": list(providers)})
-        circuit_type = {data.circuit_type: {"name": data.circuit_type.title(), "slug": data.circuit_type}}
-        seeded.circuit_type = _ensure(
-            client, CIRCUIT_TYPES, circuit_type, _slug, {"slug": [data.circuit_type]}
-        )[data.circuit_type]
-        circuits = {
-            (provider.slug, cid): {
-                "cid": cid,
-                "provider": seeded.providers[provider.slug],
-                "type": seeded.circuit_type,
-                "status": "active",
-            }
-            for provider in data.providers
-            for cid in provider.circuit_ids
-        }
-        if circuits:
-            slug_by_id = {number: slug for slug, number in seeded.providers.items()}
-
-            def circuit_key(item: Mapping[str, Any]) -> tuple[str, str]:
-                # Another provider's circuit (a slug is never empty) is not among the wanted keys.
-                return slug_by_id.get(item["provider"]["id"], ""), str(item["cid"])
-
-            params: Params = {
-                "provider_id": list(seeded.providers.values()),
-                "cid": sorted({cid for _, cid in circuits}),
-            }
-            seeded.circuits = _ensure(client, CIRCUITS, circuits, circuit_key, params)
+        _seed_providers_and_circuits(client, data, seeded)
     if data.contacts:
         contacts = {
             contact.email: {"name": contact.name, "email": contact.email} for contact in data.contacts
@@ -188,6 +159,38 @@ def seed_netbox(client: NetBoxClient, data: SeedData) -> Seeded:
         )
         seeded.template = found_templates[template.slug]
     return seeded
+
+
+def _seed_providers_and_circuits(client: NetBoxClient, data: SeedData, seeded: Seeded) -> None:
+    providers = {provider.slug: {"name": provider.name, "slug": provider.slug} for provider in data.providers}
+    seeded.providers = _ensure(client, PROVIDERS, providers, _slug, {"slug": list(providers)})
+    circuit_type = {data.circuit_type: {"name": data.circuit_type.title(), "slug": data.circuit_type}}
+    seeded.circuit_type = _ensure(client, CIRCUIT_TYPES, circuit_type, _slug, {"slug": [data.circuit_type]})[
+        data.circuit_type
+    ]
+    circuits = {
+        (provider.slug, cid): {
+            "cid": cid,
+            "provider": seeded.providers[provider.slug],
+            "type": seeded.circuit_type,
+            "status": "active",
+        }
+        for provider in data.providers
+        for cid in provider.circuit_ids
+    }
+    if not circuits:
+        return
+    slug_by_id = {number: slug for slug, number in seeded.providers.items()}
+
+    def circuit_key(item: Mapping[str, Any]) -> tuple[str, str]:
+        # Another provider's circuit (a slug is never empty) is not among the wanted keys.
+        return slug_by_id.get(item["provider"]["id"], ""), str(item["cid"])
+
+    params: Params = {
+        "provider_id": list(seeded.providers.values()),
+        "cid": sorted({cid for _, cid in circuits}),
+    }
+    seeded.circuits = _ensure(client, CIRCUITS, circuits, circuit_key, params)
 
 
 def _slug(item: Mapping[str, Any]) -> str:
