@@ -1,17 +1,17 @@
 """Kill points at named steps of the flows, for fault tests only: never set these variables in a deployment.
 
-A flow calls `checkpoint("relay", "send")` after each named step. Nothing happens unless the process's
-environment names that step:
+The step runner (`sesflow.pipeline`) calls `checkpoint(flow, step)` after each step of a flow and at each
+milestone a step announces inside itself. Nothing happens unless the process's environment names that point:
 
 - `SESFLOW_KILL_AT`: comma-separated `flow.step` names (`relay.send,inbound.write_maintenance`); `flow.*`
-  names every step of a flow;
+  names every point of a flow;
 - `SESFLOW_KILL_RATE`: the chance (0..1, default 1) that a named checkpoint kills;
 - `SESFLOW_KILL_SEED`: the seed of the draws (default 0), so a campaign can be run again as it was.
 
-The named steps: relay `load gate recipients store_attachments sign_links compose ses_accepted
+The named points: relay `load gate recipients store_attachments sign_links compose ses_accepted
 chunk_recorded send report`; inbound `gate load pick_provider parse plan write_maintenance write_impacts
-final_status store_mail report`; tracking `evidence record apply`; outbound, through `OutboundDeps.on_step`,
-`claim refresh compose ses_accepted send mark_sent release`.
+final_status store_mail report`; tracking `evidence record apply`; outbound `claim refresh compose
+ses_accepted send mark_sent release`.
 
 A kill raises `SystemExit`, as a Lambda container that dies there: the local stack's workers treat it as a
 killed worker. The environment is read once per process (the hot paths pay two global reads when unset);
