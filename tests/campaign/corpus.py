@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..conftest import CORPUS
-from ..mail.test_hostile_mail import CASES as MAIL_CASES
+from ..mail.builders import CASES as MAIL_CASES
 from ..relay.test_hostile_relay import TABLE as RELAY_CASES
 from .conftest import ALLOWED_DOMAIN, CANARY
 

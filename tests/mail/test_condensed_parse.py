@@ -22,7 +22,7 @@ from sesflow.mail import parse_mail
 from sesflow.mail.parse import MAX_SHORT_RUNS, MIN_CONDENSED_RUN, MIN_GRID_CHECK, _RunCondenser
 
 from ..conftest import CORPUS, SAMPLES
-from .test_hostile_mail import CASES, Case
+from .builders import CASES, Case
 
 pytestmark = pytest.mark.unit
 

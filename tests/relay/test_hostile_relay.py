@@ -26,8 +26,8 @@ import pytest
 from sesflow.mail import parse_mail
 from sesflow.relay.distribute import Refused, Relayed, process_message
 
-from ..mail.test_hostile_mail import CASES as FOUNDATION_CASES
-from ..mail.test_hostile_mail import CRLF, attachment, mail, part
+from ..mail.builders import CASES as FOUNDATION_CASES
+from ..mail.builders import CRLF, attachment, mail, part
 from .conftest import RelayWorld
 
 pytestmark = pytest.mark.integration
