@@ -16,7 +16,7 @@ MAX_LINES = 50
 def python_files() -> list[Path]:
     files = sorted((ROOT / "src" / "sesflow").rglob("*.py"))
     files += sorted((ROOT / "deploy" / "cdk").glob("*.py"))
-    files += sorted((ROOT / "deploy" / "cdk" / "constructs").glob("*.py"))
+    files += sorted((ROOT / "deploy" / "cdk" / "relay_parts").glob("*.py"))
     return files
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
-from relay_stack import ContextError, RelayContext, RelayStack
+from relay_parts.context import ContextError, RelayContext
+from relay_stack import RelayStack
 
 HERE = Path(__file__).resolve().parent
 BUNDLE = HERE / "build" / "relay"

@@ -31,7 +31,7 @@ CDK_DIR = REPO / "deploy" / "cdk"
 
 
 def _load(name: str, path: Path) -> ModuleType:
-    """Import a deploy/cdk module by path; app.py imports `relay_stack` by that bare name."""
+    """Import a deploy/cdk module by path; app.py imports its siblings by their bare names."""
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -40,8 +40,11 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
+sys.path.insert(0, str(CDK_DIR))  # `cdk synth` runs app.py from deploy/cdk: its siblings import by bare name
 relay_stack = _load("relay_stack", CDK_DIR / "relay_stack.py")
 cdk_app = _load("sesflow_cdk_app", CDK_DIR / "app.py")
+from relay_parts import description, permissions  # noqa: E402
+from relay_parts.context import ContextError, RelayContext  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
@@ -78,7 +81,7 @@ def synth(context: dict[str, str]) -> Template:
     stack = relay_stack.RelayStack(
         app,
         "SesflowRelay",
-        settings=relay_stack.RelayContext.from_node(app.node),
+        settings=RelayContext.from_node(app.node),
         code=lambda_.Code.from_asset(str(REPO / "src")),
     )
     return Template.from_stack(stack)
@@ -140,7 +143,7 @@ def test_function_runtime_memory_and_code(full: Template) -> None:
     props = relay_function(full)["Properties"]
     assert props["Runtime"] == "python3.12"
     assert props["MemorySize"] >= 256
-    assert props["Timeout"] == relay_stack.FUNCTION_TIMEOUT.to_seconds()
+    assert props["Timeout"] == description.FUNCTION_TIMEOUT.to_seconds()
     assert props["ReservedConcurrentExecutions"] == 5
     assert "S3Key" in props["Code"]  # an asset, not inline code
 
@@ -157,7 +160,7 @@ def test_queue_visibility_is_six_times_the_timeout_with_a_dlq(full: Template) ->
     assert props["VisibilityTimeout"] >= 6 * timeout
     assert props["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": relay_stack.MAX_RECEIVE_COUNT,
+        "maxReceiveCount": description.MAX_RECEIVE_COUNT,
     }
     for resource in full.find_resources("AWS::SQS::Queue").values():
         assert resource["Properties"]["MessageRetentionPeriod"] == 14 * 86_400
@@ -178,17 +181,17 @@ def test_snapstart_runs_the_published_version_the_queue_invokes(full: Template, 
     """SnapStart snapshots published versions only: the queue's mapping names the alias of the version this
     deploy published, never the bare function (which would run `$LATEST`, cold and unprimed)."""
     for template in (full, minimal):
-        function_id = logical_id(template, "AWS::Lambda::Function", {"Handler": relay_stack.HANDLER})
+        function_id = logical_id(template, "AWS::Lambda::Function", {"Handler": description.HANDLER})
         assert relay_function(template)["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
         version_id = logical_id(template, "AWS::Lambda::Version")
         assert only(template, "AWS::Lambda::Version")["Properties"]["FunctionName"] == {"Ref": function_id}
         alias = only(template, "AWS::Lambda::Alias")["Properties"]
-        assert alias["Name"] == relay_stack.ALIAS
+        assert alias["Name"] == description.ALIAS
         assert alias["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
         alias_id = logical_id(template, "AWS::Lambda::Alias")
         # CDK names the alias as `<function name>:<alias>`, the function's name taken from the alias's ARN.
         target = only(template, "AWS::Lambda::EventSourceMapping")["Properties"]["FunctionName"]
-        assert target["Fn::Join"][1][1] == f":{relay_stack.ALIAS}"
+        assert target["Fn::Join"][1][1] == f":{description.ALIAS}"
         assert {"Ref": alias_id} in target["Fn::Join"][1][0]["Fn::Select"][1]["Fn::Split"]
 
 
@@ -468,7 +471,7 @@ def test_resource_star_only_where_iam_has_no_resource_level_permission(
 ) -> None:
     for statement in allow_statements(request.getfixturevalue(template_name)):
         if "*" in as_list(statement["Resource"]):
-            assert set(as_list(statement["Action"])) <= relay_stack.RESOURCE_WILDCARD_ACTIONS, statement
+            assert set(as_list(statement["Action"])) <= permissions.RESOURCE_WILDCARD_ACTIONS, statement
 
 
 def test_ses_send_is_scoped_to_the_identity_and_configuration_set(full: Template) -> None:
@@ -505,10 +508,8 @@ def test_relay_role_has_no_managed_policies(full: Template) -> None:
 def test_missing_context_names_the_value(missing: str) -> None:
     context = {name: value for name, value in REQUIRED.items() if name != missing}
     app = cdk.App(context=context)
-    with pytest.raises(
-        relay_stack.ContextError, match=rf"{missing} is required: cdk deploy --context {missing}="
-    ):
-        relay_stack.RelayContext.from_node(app.node)
+    with pytest.raises(ContextError, match=rf"{missing} is required: cdk deploy --context {missing}="):
+        RelayContext.from_node(app.node)
 
 
 def test_every_context_problem_is_reported_at_once() -> None:
@@ -520,15 +521,15 @@ def test_every_context_problem_is_reported_at_once() -> None:
             "ActivateRuleSet": "maybe",
         }
     )
-    with pytest.raises(relay_stack.ContextError) as caught:
-        relay_stack.RelayContext.from_node(app.node)
+    with pytest.raises(ContextError) as caught:
+        RelayContext.from_node(app.node)
     message = str(caught.value)
     for name in ("SenderEmail", "ConfigurationSetName", "PresignedExpiration", "ActivateRuleSet"):
         assert name in message
 
 
 def test_app_requires_the_built_bundle(tmp_path: Path) -> None:
-    with pytest.raises(relay_stack.ContextError, match=r"bundle\.py"):
+    with pytest.raises(ContextError, match=r"bundle\.py"):
         cdk_app.build_app(cdk.App(context=REQUIRED), bundle=tmp_path)
 
 

@@ -53,8 +53,11 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
+sys.path.insert(0, str(CDK_DIR))  # `cdk synth` runs app.py from deploy/cdk: its siblings import by bare name
 relay_stack = _load("relay_stack", CDK_DIR / "relay_stack.py")
 cdk_app = _load("sesflow_cdk_app", CDK_DIR / "app.py")
+from relay_parts import description, nag  # noqa: E402
+from relay_parts.context import RelayContext  # noqa: E402
 
 
 def synthesize(context: dict[str, str], outdir: Path, *, extra: Any = None) -> dict[str, Any]:
@@ -94,7 +97,7 @@ def test_every_acknowledgment_names_a_rule_with_a_reason() -> None:
             if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
                 acknowledged.update(entry.data)
     rules = {re.sub(r"^Annotation::|\[.*\]$", "", finding) for finding in acknowledged}
-    assert rules == set(relay_stack.NAG_REASONS)
+    assert rules == set(nag.NAG_REASONS)
     for finding, reason in acknowledged.items():
         assert len(reason) >= 60, f"{finding}: the reason is too thin"
     iam5 = [finding for finding in acknowledged if "IAM5" in finding]
@@ -109,10 +112,10 @@ def test_every_acknowledgment_names_a_rule_with_a_reason() -> None:
 @pytest.mark.unit
 def test_the_stack_reads_the_shared_description() -> None:
     relay = RESOURCES.relay
-    stack = (relay_stack.HANDLER, relay_stack.MAX_RECEIVE_COUNT, relay_stack.BATCH_SIZE)
+    stack = (description.HANDLER, description.MAX_RECEIVE_COUNT, description.BATCH_SIZE)
     assert stack == (relay.function.handler, relay.queue.max_receive_count, relay.queue.batch_size)
-    assert relay_stack.FUNCTION_TIMEOUT.to_seconds() == relay.function.timeout_seconds
-    defaults = relay_stack.RelayContext.from_node(cdk.App(context=REQUIRED).node)
+    assert description.FUNCTION_TIMEOUT.to_seconds() == relay.function.timeout_seconds
+    defaults = RelayContext.from_node(cdk.App(context=REQUIRED).node)
     assert defaults.oldest_message_alarm_seconds == relay.alarms.oldest_message_seconds
     assert defaults.received_alarm_threshold == relay.alarms.received_per_period_threshold
     assert defaults.dlq_alarm_threshold == relay.alarms.dlq_messages_threshold
