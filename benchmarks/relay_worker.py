@@ -36,23 +36,25 @@ RELAY_MODULES = (
     "sesflow.config",
     "sesflow.relay.distribute",
     "sesflow.relay.links",
+    "sesflow.relay.wiring",
 )
 
 #: What the S3 job needs (boto3 and the client wiring the relay uses).
 S3_MODULES = ("boto3", "botocore.config", "sesflow.aws.clients")
 
 
-#: The relay's steps timed inside `process_message`, by the name `sesflow.relay.distribute` calls them.
-RELAY_STEPS = (
-    "load",
-    "check_gate",
-    "find_recipients",
-    "store_attachments",
-    "sign_links",
-    "compose",
-    "send_in_chunks",
-    "report",
-)
+#: The relay's steps timed inside `process_message` (the step runner's names), by the names `relay.py`
+#: reports them under.
+RELAY_STEPS = {
+    "load": "load",
+    "gate": "check_gate",
+    "recipients": "find_recipients",
+    "store_attachments": "store_attachments",
+    "sign_links": "sign_links",
+    "compose": "compose",
+    "send": "send_in_chunks",
+    "report": "report",
+}
 
 
 class BenchmarkFailedError(RuntimeError):
@@ -102,21 +104,6 @@ def s3_clients(job: dict[str, Any]) -> Any:
     )
 
 
-def time_steps(module: Any, names: tuple[str, ...], seconds: dict[str, float]) -> None:
-    """Wrap each named function of `module` so that its time adds up in `seconds`."""
-    for name in names:
-        step = getattr(module, name)
-
-        def timed(*args: Any, _step: Any = step, _name: str = name, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return _step(*args, **kwargs)
-            finally:
-                seconds[_name] = seconds.get(_name, 0.0) + time.perf_counter() - started
-
-        setattr(module, name, timed)
-
-
 def relay(job: dict[str, Any]) -> dict[str, Any]:
     import_all(RELAY_MODULES)
     from datetime import timedelta
@@ -124,14 +111,16 @@ def relay(job: dict[str, Any]) -> dict[str, Any]:
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    import sesflow.relay.distribute
     from sesflow.aws.clients import AwsClients
     from sesflow.aws.ses import SesSender
     from sesflow.aws.sns import Publisher
     from sesflow.aws.store import ObjectStore
     from sesflow.config import Flow, load_settings
-    from sesflow.relay.distribute import RelayDeps, Relayed, freeze_wiring, process_message, relay_attempts
+    from sesflow.pipeline import StepTimes, extra_hooks
+    from sesflow.relay.deps import RelayDeps
+    from sesflow.relay.distribute import Relayed, process_message
     from sesflow.relay.links import LinkSigner
+    from sesflow.relay.wiring import freeze_wiring, relay_attempts
 
     settings = load_settings(Flow.RELAY, job["settings"])
     # moto accepts any keys; sesflow.local.moto_server is not imported, it would import moto itself.
@@ -154,12 +143,13 @@ def relay(job: dict[str, Any]) -> dict[str, Any]:
         attempts=relay_attempts(settings.common.idempotency_table, aws),
     )
     freeze_wiring()  # as the Lambda handler does once its deps are wired
-    steps: dict[str, float] = {}
-    time_steps(sesflow.relay.distribute, RELAY_STEPS, steps)
+    times = StepTimes()
     before = current_rss_mib()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    outcomes = process_message(job["event_body"], deps)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    with extra_hooks(times):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        outcomes = process_message(job["event_body"], deps)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    steps = {RELAY_STEPS[name]: spent for name, spent in times.seconds.items() if name in RELAY_STEPS}
     [outcome] = outcomes
     if not isinstance(outcome, Relayed):
         raise BenchmarkFailedError(f"the mail was not relayed: {outcome!r}")

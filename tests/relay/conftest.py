@@ -21,8 +21,9 @@ from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, RelaySettings, load_settings
 from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.seaweedfs import SeaweedS3
-from sesflow.relay.distribute import RelayDeps, relay_attempts
+from sesflow.relay.deps import RelayDeps
 from sesflow.relay.links import LinkSigner
+from sesflow.relay.wiring import relay_attempts
 from sesflow.resources import RESOURCES
 
 SENDER = "relay@ingest.example.com"

@@ -10,10 +10,9 @@ import boto3
 import pytest
 from botocore.credentials import Credentials, RefreshableCredentials
 
-from sesflow.aws.clients import AwsClients
+from sesflow.aws.clients import AwsClients, signing_clients
 from sesflow.aws.store import ObjectStore
 from sesflow.config import Flow, load_settings
-from sesflow.relay.distribute import _signing_clients
 from sesflow.relay.links import EXPIRY_MARGIN, UNKNOWN_TEMPORARY_LIFETIME, LinkSigner, credential_lifetime
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -91,7 +90,7 @@ def test_signing_key_is_read_once_from_secrets_manager(aws: AwsClients) -> None:
             "PRESIGN_CREDENTIALS_SECRET_ARN": arn,
         },
     )
-    signing = _signing_clients(settings)
+    signing = signing_clients(settings.presign_credentials_secret_arn)
     assert signing is not None
     credentials = signing.session.get_credentials()
     assert credentials is not None and credentials.access_key == "AKIALONGLIVED" and not credentials.token
@@ -99,5 +98,5 @@ def test_signing_key_is_read_once_from_secrets_manager(aws: AwsClients) -> None:
     assert "AKIALONGLIVED" in url and expires_param(url) == 129_600
     # A second cold-start-scoped read is served from the cache: the secret is not fetched again.
     secrets.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
-    again = _signing_clients(settings)
+    again = signing_clients(settings.presign_credentials_secret_arn)
     assert again is not None and again.session.get_credentials().access_key == "AKIALONGLIVED"  # type: ignore[union-attr]

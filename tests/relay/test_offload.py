@@ -17,7 +17,7 @@ from sesflow.aws.store import MIN_PART_SIZE, ObjectStore
 from sesflow.local.seaweedfs import SeaweedS3
 from sesflow.mail import parse_mail
 from sesflow.relay.distribute import Relayed, process_message
-from sesflow.relay.offload import store_attachments
+from sesflow.relay.offload import AttachmentTarget, offload_attachments
 
 from .conftest import RelayWorld, drop_bucket
 
@@ -87,14 +87,8 @@ def test_attachments_land_whole_and_in_document_order(bucket: tuple[ObjectStore,
     store, name = bucket
     payloads = [os.urandom(2 * PART + 12_345), b"small", os.urandom(PART + 1), os.urandom(300_000)]
     mail = parse_mail(device_mail(*payloads))
-    result = store_attachments(
-        mail,
-        store=store,
-        bucket=name,
-        message_id="m1",
-        source_key="incoming/m1",
-        max_inline_bytes=0,
-        workers=workers,
+    result = offload_attachments(
+        mail, store, AttachmentTarget(name, "m1", "incoming/m1"), max_inline_bytes=0, workers=workers
     )
     assert [stored.key for stored in result.stored] == [f"m1/{n}-dump-{n}.bin" for n in range(1, 5)]
     assert [stored.size for stored in result.stored] == [len(payload) for payload in payloads]
@@ -107,14 +101,8 @@ def test_a_failed_upload_raises_and_leaves_no_half_written_object(bucket: tuple[
     fail_uploads_of(store, "2-dump-2.bin")
     mail = parse_mail(device_mail(*payloads))
     with pytest.raises(ClientError, match="injected"):
-        store_attachments(
-            mail,
-            store=store,
-            bucket=name,
-            message_id="m2",
-            source_key="incoming/m2",
-            max_inline_bytes=0,
-            workers=2,
+        offload_attachments(
+            mail, store, AttachmentTarget(name, "m2", "incoming/m2"), max_inline_bytes=0, workers=2
         )
     assert not store.exists(name, "m2/2-dump-2.bin")
     assert store.s3.list_multipart_uploads(Bucket=name).get("Uploads", []) == []

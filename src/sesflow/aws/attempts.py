@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from sesflow.aws.dynamodb import is_conditional_failure
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -43,7 +45,7 @@ class SendAttempts:
                 ConditionExpression="attribute_not_exists(id)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_conditional_failure(error):
                 raise
             # botocore repeats a put whose answer was lost; the mark it then meets may be its own.
             return self._attempt_of(key) == token

@@ -89,3 +89,19 @@ class AwsClients:
 def default_clients() -> AwsClients:
     """The process-wide clients a Lambda handler uses; created at the first call."""
     return AwsClients()
+
+
+def signing_clients(secret_arn: str | None) -> AwsClients | None:
+    """Clients on a long-lived key kept in Secrets Manager (JSON with `aws_access_key_id` and
+    `aws_secret_access_key`), read once an hour at most; None when there is no such secret. Links signed
+    with temporary credentials die with them, whatever lifetime they promise."""
+    if secret_arn is None:
+        return None
+    from aws_lambda_powertools.utilities import parameters  # only a deployment with a signing key needs it
+
+    secret = parameters.get_secret(secret_arn, transform="json", max_age=3600)
+    session = boto3.Session(
+        aws_access_key_id=secret["aws_access_key_id"],
+        aws_secret_access_key=secret["aws_secret_access_key"],
+    )
+    return AwsClients(session)

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO, Final, Self
+from typing import TYPE_CHECKING, BinaryIO, Final, Self, TypedDict, Unpack
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
@@ -32,6 +32,23 @@ _PLAIN_METADATA = re.compile(r"^[\x20-\x7e]*$")
 
 class PresignExpiryError(ValueError):
     """A pre-signed link was asked for with a lifetime S3's SigV4 cannot give."""
+
+
+class ObjectMissing(LookupError):
+    """The object is not there (never stored, or deleted since): S3 answered 404."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} does not exist")
+        self.bucket = bucket
+        self.key = key
+
+
+class ObjectHeaders(TypedDict, total=False):
+    """What an object is stored with besides its bytes."""
+
+    content_type: str
+    metadata: Mapping[str, str] | None
+    content_disposition: str | None
 
 
 @dataclass(frozen=True)
@@ -191,8 +208,14 @@ class ObjectStore:
         self.part_size = part_size
 
     def open(self, bucket: str, key: str) -> StoredObject:
-        """Start reading an object; the body streams, nothing is buffered here."""
-        got = self.s3.get_object(Bucket=bucket, Key=key)
+        """Start reading an object; the body streams, nothing is buffered here. Raises `ObjectMissing`
+        when there is no such object."""
+        try:
+            got = self.s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if _is_missing(error):
+                raise ObjectMissing(bucket, key) from error
+            raise
         return StoredObject(
             bucket=bucket,
             key=key,
@@ -230,19 +253,11 @@ class ObjectStore:
         key: str,
         stream: BinaryIO,
         *,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
-        content_disposition: str | None = None,
         chunk_size: int = MIB,
+        **headers: Unpack[ObjectHeaders],
     ) -> ObjectInfo:
         """Copy a readable stream into S3, one chunk at a time."""
-        with self.writer(
-            bucket,
-            key,
-            content_type=content_type,
-            metadata=metadata,
-            content_disposition=content_disposition,
-        ) as sink:
+        with self.writer(bucket, key, **headers) as sink:
             while chunk := stream.read(chunk_size):
                 sink.write(chunk)
             return sink.close()
@@ -277,7 +292,7 @@ class ObjectStore:
         try:
             self.s3.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            if _is_missing(error):
                 return False
             raise
         return True
@@ -289,3 +304,9 @@ class ObjectStore:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield item["Key"]
+
+
+def _is_missing(error: ClientError) -> bool:
+    # GET answers NoSuchKey; HEAD has no body, so only its status tells.
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 404 or error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
@@ -40,12 +41,25 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def _expiry_text(links: list[Link]) -> str:
+@dataclass(frozen=True)
+class Outgoing:
+    """What the recipients' mail is made of: the device's bodies (recipients line removed) and its links."""
+
+    sender: str
+    reply_to: str | None
+    subject: str
+    text: str | None
+    html_body: str | None
+    links: Sequence[Link]
+    inline_parts: tuple[Attachment, ...]
+
+
+def _expiry_text(links: Sequence[Link]) -> str:
     earliest = min(link.expires_at for link in links)
     return format_datetime(earliest, usegmt=True)
 
 
-def links_as_text(links: list[Link]) -> str:
+def links_as_text(links: Sequence[Link]) -> str:
     if not links:
         return ""
     lines = [f"Attachments (links valid until {_expiry_text(links)}):"]
@@ -55,7 +69,7 @@ def links_as_text(links: list[Link]) -> str:
     return "\n".join(lines)
 
 
-def links_as_html(links: list[Link]) -> str:
+def links_as_html(links: Sequence[Link]) -> str:
     if not links:
         return ""
     items = "".join(
@@ -82,33 +96,23 @@ def _with_links_html(body_html: str, links_html: str) -> str:
     return body_html[:closing] + links_html + body_html[closing:]
 
 
-def compose(
-    *,
-    sender: str,
-    reply_to: str | None,
-    subject: str,
-    text: str | None,
-    html_body: str | None,
-    links: list[Link],
-    inline_parts: tuple[Attachment, ...],
-    now: datetime,
-) -> EmailMessage:
+def compose_message(outgoing: Outgoing, now: datetime) -> EmailMessage:
     message = EmailMessage(policy=OUTGOING_POLICY)
-    message["From"] = sender
+    message["From"] = outgoing.sender
     message["To"] = "undisclosed-recipients:;"  # recipients travel in the envelope only
-    if reply_to:
-        message["Reply-To"] = reply_to
-    message["Subject"] = clean_header(subject)
+    if outgoing.reply_to:
+        message["Reply-To"] = outgoing.reply_to
+    message["Subject"] = clean_header(outgoing.subject)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
-    text_links, html_links = links_as_text(links), links_as_html(links)
-    plain = (text or "").rstrip("\n")
+    message["Message-ID"] = make_msgid(domain=outgoing.sender.rpartition("@")[2])
+    text_links, html_links = links_as_text(outgoing.links), links_as_html(outgoing.links)
+    plain = (outgoing.text or "").rstrip("\n")
     message.set_content(f"{plain}\n\n{text_links}\n" if text_links else f"{plain}\n")
-    body_html = html_body if html_body is not None else text_to_html(plain)
+    body_html = outgoing.html_body if outgoing.html_body is not None else text_to_html(plain)
     message.add_alternative(_with_links_html(body_html, html_links), subtype="html")
-    if inline_parts:
+    if outgoing.inline_parts:
         html_part = next(part for part in message.iter_parts() if part.get_content_type() == "text/html")
-        for attachment in inline_parts:
+        for attachment in outgoing.inline_parts:
             _add_related(html_part, attachment)
     return message
 

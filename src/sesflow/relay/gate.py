@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sesflow.mail import ParsedMail
 from sesflow.mail.addresses import ValidAddress, check_addresses, validate_address
-
-
-class Refusal(StrEnum):
-    VIRUS = "virus"
-    SPAM = "spam"
-    NO_SENDER = "no_sender"
-    SENDER_NOT_ALLOWED = "sender_not_allowed"
+from sesflow.relay.outcomes import Refusal
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
-
-from sesflow.aws.store import ObjectStore
-
-if TYPE_CHECKING:
-    from botocore.credentials import Credentials
+from typing import Protocol
 
 #: Temporary credentials with no known expiry (a Lambda role's, given through the environment) are
 #: trusted for this long: AWS refreshes them well before, but does not say when.
@@ -25,6 +20,21 @@ EXPIRY_MARGIN = timedelta(minutes=5)
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+class SigningCredentials(Protocol):
+    """botocore's credentials, as far as their lifetime goes (a refreshable one also has `_expiry_time`)."""
+
+    @property
+    def token(self) -> str | None: ...
+
+
+class Presigner(Protocol):
+    """Makes SigV4 GET links (`sesflow.aws.store.ObjectStore`)."""
+
+    def presign_get(
+        self, bucket: str, key: str, expires_in: int | timedelta, *, download_name: str | None = None
+    ) -> str: ...
 
 
 def utc_now() -> datetime:
@@ -38,7 +48,7 @@ class SignedLink:
     capped: bool
 
 
-def credential_lifetime(credentials: Credentials | None, now: datetime) -> timedelta | None:
+def credential_lifetime(credentials: SigningCredentials | None, now: datetime) -> timedelta | None:
     """How long links signed with these credentials can live; None when they do not expire."""
     if credentials is None:
         return None
@@ -54,9 +64,9 @@ def credential_lifetime(credentials: Credentials | None, now: datetime) -> timed
 class LinkSigner:
     """Signs GET links with a requested lifetime, capped by what the signing credentials allow."""
 
-    store: ObjectStore
+    store: Presigner
     requested: timedelta
-    credentials: Credentials | None
+    credentials: SigningCredentials | None
     clock: Clock = utc_now
 
     def sign(self, bucket: str, key: str, *, download_name: str | None = None) -> SignedLink:

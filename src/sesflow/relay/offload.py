@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
-from sesflow.aws.store import ObjectStore, content_disposition
+from sesflow.aws.store import content_disposition
 from sesflow.mail import Attachment, ParsedMail, iter_attachments, write_payload
+from sesflow.relay.ports import MailStore
 
 UPLOAD_WORKERS = 2
 """Attachments decoded and sent at the same time; each holds at most one part (`PART_SIZE`) in memory."""
@@ -34,6 +34,15 @@ class StoredAttachment:
     content_type: str
     size: int
     key: str
+
+
+@dataclass(frozen=True)
+class AttachmentTarget:
+    """Where one mail's attachments go: `{message_id}/{n}-{name}` in `bucket`, each naming its mail."""
+
+    bucket: str
+    message_id: str
+    source_key: str
 
 
 @dataclass(frozen=True)
@@ -59,13 +68,11 @@ def stays_inline(attachment: Attachment, referenced: set[str], max_inline_bytes:
     )
 
 
-def store_attachments(
+def offload_attachments(
     mail: ParsedMail,
+    store: MailStore,
+    target: AttachmentTarget,
     *,
-    store: ObjectStore,
-    bucket: str,
-    message_id: str,
-    source_key: str,
     max_inline_bytes: int,
     workers: int = UPLOAD_WORKERS,
 ) -> OffloadResult:
@@ -76,11 +83,8 @@ def store_attachments(
     inline: list[Attachment] = []
     for attachment in iter_attachments(mail):
         (inline if stays_inline(attachment, referenced, max_inline_bytes) else offloaded).append(attachment)
-    metadata = {"source-key": source_key}
     if len(offloaded) <= 1 or workers <= 1:
-        stored = [
-            store_attachment(attachment, store, bucket, message_id, metadata) for attachment in offloaded
-        ]
+        stored = [store_attachment(attachment, store, target) for attachment in offloaded]
         return OffloadResult(tuple(stored), tuple(inline))
     # Decoding holds the interpreter, sending waits on the network: a worker decodes the next attachment
     # while another one's bytes are on their way. One decodes at a time, so the first upload starts as
@@ -88,8 +92,7 @@ def store_attachments(
     decoding = threading.Lock()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="offload") as pool:
         futures = [
-            pool.submit(store_attachment, attachment, store, bucket, message_id, metadata, decoding)
-            for attachment in offloaded
+            pool.submit(store_attachment, attachment, store, target, decoding) for attachment in offloaded
         ]
         if wait(futures, return_when=FIRST_EXCEPTION).not_done:
             # One failed, so the mail fails: attachments not yet started are not worth sending.
@@ -102,20 +105,21 @@ def store_attachments(
 
 def store_attachment(
     attachment: Attachment,
-    store: ObjectStore,
-    bucket: str,
-    message_id: str,
-    metadata: Mapping[str, str],
+    store: MailStore,
+    target: AttachmentTarget,
     decoding: AbstractContextManager[object] | None = None,
 ) -> StoredAttachment:
     """Decode one attachment straight into its S3 object (holding `decoding` while it decodes)."""
-    key = attachment_key(message_id, attachment)
+    key = attachment_key(target.message_id, attachment)
     with (
         store.writer(
-            bucket,
+            target.bucket,
             key,
             content_type=attachment.content_type,
-            metadata={**metadata, "original-filename": attachment.original_filename or ""},
+            metadata={
+                "source-key": target.source_key,
+                "original-filename": attachment.original_filename or "",
+            },
             content_disposition=content_disposition(attachment.filename),
             part_size=PART_SIZE,
         ) as sink,

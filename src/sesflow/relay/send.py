@@ -20,10 +20,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from sesflow.aws.attempts import SendAttempts
-from sesflow.aws.ses import SendError, SesSender, UncertainSendError
-from sesflow.faults import checkpoint
+from sesflow.aws.ses import SendError, UncertainSendError
 from sesflow.mail.addresses import chunk_recipients
+from sesflow.pipeline import reached
+from sesflow.relay.ports import MailSender, SendMarks
 from sesflow.relay.records import MailLocation
 
 #: Records outlive SQS's longest retention (14 days), so a late redelivery still finds them.
@@ -40,6 +40,21 @@ class SentChunk:
     uncertain: str = ""  # why SES may or may not have taken it; such a chunk is never sent again
 
 
+@dataclass(frozen=True)
+class Envelope:
+    from_address: str
+    configuration_set: str | None
+
+
+@dataclass(frozen=True)
+class SendGuard:
+    """What makes each chunk go out once: its idempotency record, and the mark written before SES is asked."""
+
+    persistence: BasePersistenceLayer
+    config: IdempotencyConfig
+    marks: SendMarks
+
+
 def tag_value(text: str) -> str:
     """SES tag values allow letters, digits, '_' and '-' only."""
     return _TAG_UNSAFE.sub("_", text)[:256] or "_"
@@ -50,46 +65,43 @@ def send_in_chunks(
     recipients: Sequence[str],
     *,
     location: MailLocation,
-    sender: SesSender,
-    from_address: str,
-    configuration_set: str | None,
-    persistence: BasePersistenceLayer,
-    config: IdempotencyConfig,
-    attempts: SendAttempts,
+    sender: MailSender,
+    envelope: Envelope,
+    guard: SendGuard,
 ) -> list[SentChunk]:
     def send_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
         attempt = attempt_key(chunk)
-        if not attempts.begin(attempt):
+        if not guard.marks.begin(attempt):
             return {"message_id": "", "uncertain": STOPPED_AFTER_ASKING}
         try:
             sent = sender.send_raw(
                 raw,
-                from_address=from_address,
+                from_address=envelope.from_address,
                 recipients=chunk["recipients"],
-                configuration_set=configuration_set,
+                configuration_set=envelope.configuration_set,
                 tags={"source_key": tag_value(location.key), "relay_chunk": str(chunk["number"])},
             )
         except UncertainSendError as error:
             # Resending could deliver it twice: keep the record, and let a person decide from the notice.
             return {"message_id": "", "uncertain": str(error)}
         except SendError:
-            attempts.forget(attempt)  # SES answered that it did not take it: a retry may send
+            guard.marks.forget(attempt)  # SES answered that it did not take it: a retry may send
             raise
-        checkpoint("relay", "ses_accepted")  # SES took the chunk; the record is not written yet
+        reached("ses_accepted")  # SES took the chunk; the record is not written yet
         return {"message_id": sent.message_id}
 
     send_chunk_once: Callable[..., dict[str, Any]] = idempotent_function(
         send_chunk,
         data_keyword_argument="chunk",
-        persistence_store=persistence,
-        config=config,
+        persistence_store=guard.persistence,
+        config=guard.config,
         key_prefix="relay",
     )
     results = []
     for number, group in enumerate(chunk_recipients(list(recipients)), start=1):
         chunk = {"key": location.key, "etag": location.etag, "number": number, "recipients": group}
         outcome = send_chunk_once(chunk=chunk)
-        checkpoint("relay", "chunk_recorded")
+        reached("chunk_recorded")
         results.append(SentChunk(number, outcome["message_id"], tuple(group), outcome.get("uncertain", "")))
     return results
 
