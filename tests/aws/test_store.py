@@ -15,7 +15,14 @@ import pytest
 from botocore.config import Config
 
 from sesflow.aws.clients import AwsClients
-from sesflow.aws.store import MIB, ObjectStore, PresignExpiryError, encode_metadata
+from sesflow.aws.store import (
+    MIB,
+    ObjectMissing,
+    ObjectStore,
+    ObjectUnreadable,
+    PresignExpiryError,
+    encode_metadata,
+)
 from sesflow.local.seaweedfs import SeaweedS3
 
 pytestmark = pytest.mark.integration
@@ -142,6 +149,22 @@ def test_failed_write_leaves_no_object_and_no_parts(store: ObjectStore, bucket: 
         raise RuntimeError("decoder broke")
     assert list(store.list_keys(bucket)) == []
     assert store.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_missing_object_is_reported_as_missing_not_as_an_aws_error(store: ObjectStore, bucket: str) -> None:
+    with pytest.raises(ObjectMissing, match="does not exist") as missing:
+        store.open(bucket, "incoming/gone")
+    assert (missing.value.bucket, missing.value.key) == (bucket, "incoming/gone")
+    assert not store.exists(bucket, "incoming/gone")
+    with pytest.raises(ObjectUnreadable) as unreadable:
+        store.read_start(bucket, "incoming/gone", 10)
+    assert unreadable.value.code == "NoSuchKey"
+
+
+def test_read_start_reads_only_the_first_bytes(store: ObjectStore, bucket: str) -> None:
+    store.upload(bucket, "mail", io.BytesIO(b"From: a@b.example\r\n\r\nbody"))
+    assert store.read_start(bucket, "mail", 7) == b"From: a"
+    assert store.read_start(bucket, "mail", 1000) == b"From: a@b.example\r\n\r\nbody"
 
 
 def test_list_keys_follows_pages_and_prefix(aws: AwsClients) -> None:

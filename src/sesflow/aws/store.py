@@ -43,6 +43,14 @@ class ObjectMissing(LookupError):
         self.key = key
 
 
+class ObjectUnreadable(Exception):
+    """S3 refused to read the object; `code` is its error code (NoSuchKey, AccessDenied, ...)."""
+
+    def __init__(self, bucket: str, key: str, code: str) -> None:
+        super().__init__(f"s3://{bucket}/{key} not readable: {code}")
+        self.code = code
+
+
 class ObjectHeaders(TypedDict, total=False):
     """What an object is stored with besides its bytes."""
 
@@ -224,6 +232,16 @@ class ObjectStore:
             content_type=got.get("ContentType", "application/octet-stream"),
             metadata=got.get("Metadata", {}),
         )
+
+    def read_start(self, bucket: str, key: str, length: int) -> bytes:
+        """The object's first `length` bytes (all of a smaller one); raises `ObjectUnreadable`."""
+        try:
+            got = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
+        except ClientError as error:
+            raise ObjectUnreadable(
+                bucket, key, error.response.get("Error", {}).get("Code", "error")
+            ) from error
+        return got["Body"].read()
 
     def writer(
         self,

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sesflow.aws.clients import default_clients
+from sesflow.aws.store import ObjectStore
 from sesflow.config import ConfigError, Flow, RelaySettings, load_settings
 from sesflow.mail import parse_mail
 from sesflow.relay.preview import Preview, preview
@@ -171,7 +172,7 @@ def dlq(
     from sesflow.relay import dlq as dead_letters
 
     clients = default_clients()
-    letters = dead_letters.list_dead_letters(clients.sqs, clients.s3, dlq_url)
+    letters = dead_letters.list_dead_letters(clients.sqs, ObjectStore(clients.s3), dlq_url)
     table = Table(title=f"{len(letters)} message(s) in the DLQ")
     for column in ("key", "sender", "subject", "receives"):
         table.add_column(column)
