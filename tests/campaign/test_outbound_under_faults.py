@@ -38,6 +38,7 @@ from sesflow.netbox.notices import PLUGIN
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices import outbound, tracking
 from sesflow.notices.claims import EVIDENCE_WAIT_SECONDS as EVIDENCE_WAIT_SECONDS_DEPLOYED
+from sesflow.notices.tracking import wiring as tracking_wiring
 from sesflow.resources import RESOURCES
 
 from ..harness.fault_proxy import (
@@ -147,7 +148,7 @@ def outbound_with_kill_points(event: dict[str, Any], context: Any) -> Any:
 
 
 def tracking_with_short_lease(event: dict[str, Any], context: Any) -> Any:
-    tracking.default_deps().table.lease_seconds = TRACKING_LEASE_SECONDS
+    tracking_wiring.default_deps().ledger.lease_seconds = TRACKING_LEASE_SECONDS  # type: ignore[attr-defined]
     return tracking.handler(event, context)
 
 

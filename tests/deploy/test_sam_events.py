@@ -16,12 +16,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from sesflow.netbox.records import PreparedNotification
 from sesflow.notices import outbound, tracking
 from sesflow.notices.receipt import check_gate, read_receipts
 from sesflow.notices.rounds import round_of
-from sesflow.notices.ses_event import EventType, read_message
+from sesflow.notices.tracking import wiring as tracking_wiring
+from sesflow.notices.tracking.events import EventType, read_message
 from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
 
 from ..conftest import DEVICE_MAIL
@@ -142,7 +144,7 @@ TRACKED = {
 def test_tracking_events_read_as_the_ses_event_they_carry(kind: str, transport: str) -> None:
     sample = event(f"tracking_{transport}_{kind}.json")
     (record,) = sample["Records"]
-    assert tracking.is_sns_event(sample) == (transport == "sns")
+    assert isinstance(tracking_wiring.trigger_of(sample), SNSEvent) == (transport == "sns")
     message = record["Sns"]["Message"] if transport == "sns" else record["body"]
     ses = read_message(message)
     assert ses.type is TRACKED[kind]
@@ -302,7 +304,7 @@ def test_each_tracking_event_gives_its_documented_result(
     create_table(aws)
     recipient = RECIPIENTS[0]
     notification = prepared.sent([recipient])
-    monkeypatch.setattr(tracking, "default_deps", lambda: make_deps(aws, nb_client, []))
+    monkeypatch.setattr(tracking_wiring, "default_deps", lambda: make_deps(aws, nb_client, []))
     sample = _retargeted_tracking_event(f"tracking_sqs_{kind}.json", notification, recipient)
     assert tracking.handler(sample, _Context()) == {"batchItemFailures": []}  # type: ignore[arg-type]
     status, journal_mark = TRACKED_OUTCOME[kind]

@@ -17,19 +17,15 @@ from rich.progress import Progress
 
 from sesflow.aws.clients import default_clients
 from sesflow.config import ConfigError, Flow, TrackingSettings, load_settings
-from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.errors import NetBoxError
-from sesflow.netbox.notices import NoticesApi
-from sesflow.notices.claims import ClaimTable
-from sesflow.notices.ses_event import UnreadableEvent, read_message
-from sesflow.notices.tracking_table import TrackingTable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     # sesflow.notices.tracking needs the `notices` extra (through outbound's css-inline): imported where
     # a command runs, so that `sesflow[cli]` alone starts.
-    from sesflow.notices.tracking import Tracked, TrackingDeps
+    from sesflow.notices.tracking.deps import TrackingDeps
+    from sesflow.notices.tracking.outcomes import Tracked
 
 app = typer.Typer(help="SES sending events → prepared notifications in NetBox.", no_args_is_help=True)
 console = Console()
@@ -97,18 +93,23 @@ def messages_in_queue(sqs: SQSClient, queue_url: str) -> Iterator[Message]:
 def replay(
     messages: list[Message], deps: TrackingDeps, *, dry_run: bool, progress: Progress
 ) -> ReplaySummary:
-    from sesflow.notices.tracking import RetryLater, plan, process_message
+    """Each message through the flow's steps: for real (a message applied is done), or with adapters that
+    read and write nothing (every message is given back; one that must wait is listed, not failed)."""
+    from sesflow.notices.tracking.dry_run import dry_run_deps
+    from sesflow.notices.tracking.events import UnreadableEvent, read_message
+    from sesflow.notices.tracking.pipeline import RetryLater, track, track_message
 
     summary = ReplaySummary()
     deps.on_outcome = summary.outcomes.append
+    dry_deps = dry_run_deps(deps)
     task = progress.add_task("replaying SES events", total=len(messages))
     for message in messages:
         try:
             if dry_run:
-                summary.outcomes.extend(plan(read_message(message.body), deps))
+                summary.outcomes.extend(track(read_message(message.body), dry_deps))
                 message.give_back()
             else:
-                process_message(message.body, deps)
+                track_message(message.body, deps)
                 message.done()
                 summary.applied += 1
         except (RetryLater, UnreadableEvent, NetBoxError) as error:
@@ -127,15 +128,9 @@ def _settings() -> TrackingSettings:
 
 
 def deps_from(settings: TrackingSettings) -> TrackingDeps:
-    from sesflow.notices.tracking import NetBoxNotifications, TrackingDeps
+    from sesflow.notices.tracking.wiring import deps_from
 
-    dynamodb = default_clients().dynamodb
-    table = settings.common.idempotency_table
-    return TrackingDeps(
-        table=TrackingTable(table, dynamodb),
-        claims=ClaimTable(table, dynamodb),
-        netbox=NetBoxNotifications(NoticesApi(NetBoxClient.from_settings(settings.netbox))),
-    )
+    return deps_from(settings, default_clients())
 
 
 @app.command("replay")
@@ -162,7 +157,7 @@ def replay_command(
 
 def _print(summary: ReplaySummary, total: int, *, dry_run: bool) -> None:
     """One line per recipient's share of an event, then each write it made (or would make)."""
-    from sesflow.notices.tracking import describe
+    from sesflow.notices.tracking.outcomes import describe
 
     for outcome in summary.outcomes:
         where = f"notification {outcome.notification_id}" if outcome.notification_id else "no notification"

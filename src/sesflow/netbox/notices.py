@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sesflow.netbox.client import NetBoxClient, Params
+from sesflow.netbox.client import NetBoxClient, Params, Response
 from sesflow.netbox.records import (
     EventNotification,
     Impact,
@@ -189,3 +189,9 @@ class NoticesApi:
     ) -> list[JournalEntry]:
         params: Params = {"assigned_object_type": object_type, "assigned_object_id": object_id}
         return [JournalEntry.from_api(item) for item in self.client.iterate(JOURNAL, params)]
+
+    # prepared notifications as tracking reads them
+    def prepared_notification_answer(self, notification_id: int) -> Response:
+        """A notification's detail read as NetBox answered it: the data, the ETag, and the headers (whose
+        `Date` tells NetBox's clock)."""
+        return self.client.request("GET", f"{PLUGIN}/prepared-notifications/{notification_id}/")

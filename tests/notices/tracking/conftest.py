@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sesflow.aws.clients import AwsClients
+from sesflow.aws.tracking_ledger import TrackingTable
 from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.netbox.seed import ContactSeed, SeedData, Seeded, TemplateSeed, seed_netbox
 from sesflow.local.ses_events import sqs_record
@@ -19,8 +20,10 @@ from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import NoticesApi
 from sesflow.netbox.records import NotificationStatus, PreparedNotification
 from sesflow.notices.claims import ClaimTable
-from sesflow.notices.tracking import NetBoxNotifications, Tracked, TrackingDeps, process_batch
-from sesflow.notices.tracking_table import TrackingTable
+from sesflow.notices.tracking.deps import TrackingDeps
+from sesflow.notices.tracking.notifications import NetBoxNotifications
+from sesflow.notices.tracking.outcomes import Tracked
+from sesflow.notices.tracking.wiring import process_batch
 from sesflow.resources import RESOURCES
 
 from ...netbox.conftest import clean_netbox, nb_client, netbox, notices  # noqa: F401
@@ -77,9 +80,9 @@ def create_table(aws: AwsClients) -> None:
 
 def make_deps(aws: AwsClients, client: NetBoxClient, outcomes: list[Tracked]) -> TrackingDeps:
     return TrackingDeps(
-        table=TrackingTable(TABLE, aws.dynamodb),
+        ledger=TrackingTable(TABLE, aws.dynamodb),
         claims=ClaimTable(TABLE, aws.dynamodb),
-        netbox=NetBoxNotifications(NoticesApi(client)),
+        notifications=NetBoxNotifications(NoticesApi(client)),
         on_outcome=outcomes.append,
     )
 

@@ -6,11 +6,13 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes import SNSEvent, SQSEvent
 
 from sesflow.aws.clients import AwsClients
 from sesflow.local import ses_events as ses
 from sesflow.netbox.client import NetBoxClient
-from sesflow.notices.tracking import Tracked, is_sns_event, process_batch
+from sesflow.notices.tracking.outcomes import Tracked
+from sesflow.notices.tracking.wiring import process_batch, trigger_of
 
 from .conftest import create_table, make_deps
 
@@ -38,6 +40,6 @@ def test_an_unreadable_message_fails_alone_and_a_foreign_one_is_acknowledged(aws
 
 def test_sns_and_sqs_events_are_told_apart() -> None:
     raw = ses.send_event(ses.mail_object("m", ["a@example.net"], sent=datetime.now(UTC)))
-    assert is_sns_event(ses.sns_event([raw]))
-    assert not is_sns_event(ses.sqs_event([json.dumps(raw)]))
-    assert not is_sns_event({"Records": []})
+    assert isinstance(trigger_of(ses.sns_event([raw])), SNSEvent)
+    assert isinstance(trigger_of(ses.sqs_event([json.dumps(raw)])), SQSEvent)
+    assert isinstance(trigger_of({"Records": []}), SQSEvent)

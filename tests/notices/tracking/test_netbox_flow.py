@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from sesflow.aws.clients import AwsClients
+from sesflow.aws.tracking_ledger import TrackingTable
 from sesflow.local import ses_events as ses
 from sesflow.local.netbox import RunningNetBox
 from sesflow.netbox.client import NetBoxClient
@@ -23,8 +24,9 @@ from sesflow.netbox.notices import NoticesApi
 from sesflow.netbox.records import NotificationStatus, PreparedNotification
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices.claims import Claim, ClaimTable
-from sesflow.notices.tracking import RetryLater, Tracked, process_sns
-from sesflow.notices.tracking_table import TrackingTable
+from sesflow.notices.tracking.outcomes import Tracked
+from sesflow.notices.tracking.pipeline import RetryLater
+from sesflow.notices.tracking.wiring import process_sns
 
 from ...netbox.fault_proxy import UNAVAILABLE, FaultProxy, throttled
 from .conftest import RECIPIENTS, TABLE, Notifications, TrackingPipe, make_deps
@@ -295,7 +297,7 @@ def test_a_crash_after_the_netbox_write_does_not_write_twice(
     at = notification.sent_at + 100 * ms
     event = build(case, mail_for(notification, f"ses-crash-{case}"), list(RECIPIENTS[:1]), at)
     deps = make_deps(aws, nb_client, pipe.outcomes)
-    deps.table = CrashAfterNetBox(TABLE, aws.dynamodb, lease_seconds=0.5)
+    deps.ledger = CrashAfterNetBox(TABLE, aws.dynamodb, lease_seconds=0.5)
     wait_past(at)
     pipe.publish(event)
     assert len(pipe.drain(deps)) == 1
@@ -413,12 +415,13 @@ def test_the_handler_wires_itself_from_the_environment(
 ) -> None:
     from sesflow.config import tracking_settings
     from sesflow.notices import tracking
+    from sesflow.notices.tracking import wiring
 
     monkeypatch.setenv("NETBOX_URL", clean_netbox.url)
     monkeypatch.setenv("NETBOX_API_TOKEN", clean_netbox.tokens.admin)
     monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE)
     tracking_settings.cache_clear()
-    tracking.default_deps.cache_clear()
+    wiring.default_deps.cache_clear()
     try:
         first, second = prepared.sent(RECIPIENTS[:1]), prepared.ready(RECIPIENTS[1:2])
         assert first.sent_at is not None and second.approved_at is not None
@@ -449,7 +452,7 @@ def test_the_handler_wires_itself_from_the_environment(
         assert tracking.handler(sns, _Context()) == {"results": [["journal"]]}  # type: ignore[arg-type]
     finally:
         tracking_settings.cache_clear()
-        tracking.default_deps.cache_clear()
+        wiring.default_deps.cache_clear()
 
 
 def test_events_of_the_previous_round_do_not_touch_a_notification_approved_again(

@@ -15,10 +15,10 @@ import pytest
 
 from sesflow.local import ses_events as ses
 from sesflow.netbox.records import NotificationStatus
-from sesflow.notices.ses_event import SesEvent, read_ses_event
-from sesflow.notices.tracking import preview
-from sesflow.notices.tracking_rule import Decision, JournalNote, NotificationView, Transition, clamp, decide
-from sesflow.notices.tracking_table import Ledger
+from sesflow.notices.tracking.events import EventType, Observation, SesEvent, read_ses_event
+from sesflow.notices.tracking.ledger import Failure, Ledger
+from sesflow.notices.tracking.outcomes import Decision, JournalNote, Transition
+from sesflow.notices.tracking.rule import NotificationView, clamp, decide
 
 from .scenarios import all_delivered, latest_delivery, one_bounce
 
@@ -68,6 +68,16 @@ class PluginModel:
             self.status = action.status
 
 
+def recorded(event: SesEvent, observation: Observation, ledger: Ledger) -> Ledger:
+    """The ledger as the flow's `record` step leaves it (the first outcome of each kind kept)."""
+    if event.type is EventType.DELIVERY:
+        return ledger.with_delivery(observation.recipient, observation.timestamp)
+    if event.is_failure:
+        failure = Failure(str(event.type), observation.detail, observation.timestamp)
+        return ledger.with_failure(observation.recipient, failure)
+    return ledger
+
+
 def run(events: list[dict[str, Any]], model: PluginModel, *, send_shown: bool = True) -> PluginModel:
     """The flow's dedupe → record → decide → apply, in process."""
     ledger = Ledger()
@@ -78,7 +88,7 @@ def run(events: list[dict[str, Any]], model: PluginModel, *, send_shown: bool = 
             identity = event.identity(observation)
             if identity in done:
                 continue
-            ledger = preview(event, observation, ledger)
+            ledger = recorded(event, observation, ledger)
             decision = decide(
                 event,
                 observation,

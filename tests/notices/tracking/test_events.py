@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sesflow.local import ses_events as ses
-from sesflow.notices.ses_event import EventType, UnreadableEvent, read_message, read_ses_event
+from sesflow.notices.tracking.events import EventType, UnreadableEvent, read_message, read_ses_event
 
 pytestmark = pytest.mark.unit
 

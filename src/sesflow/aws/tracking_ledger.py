@@ -1,4 +1,5 @@
-"""The tracking flow's items in IDEMPOTENCY_TABLE (partition key `id`, TTL attribute `expiration`).
+"""The tracking flow's items in IDEMPOTENCY_TABLE (partition key `id`, TTL attribute `expiration`): the item
+layout and the condition expressions. What the flow makes of them is `sesflow.notices.tracking.ledger`.
 
 - `tracking#event#<identity>`: one per event identity (and recipient). `state` is `applying` while a run
   holds `lease_until`, `done` once NetBox has what the event says. A run that finds `applying` with an
@@ -15,12 +16,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import ClientError
+
+from sesflow.aws.dynamodb import is_conditional_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,54 +35,31 @@ LEDGER_TTL_SECONDS: Final = 60 * 24 * 3600
 _DELIVERED: Final = "delivered:"
 _FAILED: Final = "failed:"
 
-
-@dataclass(frozen=True)
-class Failure:
-    type: str
-    detail: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """Every recipient's outcome known so far for one round of a notification."""
-
-    delivered: Mapping[str, datetime] = field(default_factory=dict)
-    failed: Mapping[str, Failure] = field(default_factory=dict)
-
-    def with_delivery(self, recipient: str, at: datetime) -> Ledger:
-        return Ledger({recipient: at} | dict(self.delivered), self.failed)
-
-    def with_failure(self, recipient: str, failure: Failure) -> Ledger:
-        return Ledger(self.delivered, {recipient: failure} | dict(self.failed))
+#: What taking an event answers: nobody had it, a run began it and did not finish, it is done, or another
+#: run holds it right now.
+type ClaimState = Literal["fresh", "replay", "done", "busy"]
+#: A recipient's failure as kept: SES's event type, its diagnostic, its time.
+type StoredFailure = tuple[str, str, datetime]
+#: Every recipient's outcome kept for one round: delivered (address → time) and failed (address → failure).
+type StoredOutcomes = tuple[dict[str, datetime], dict[str, StoredFailure]]
 
 
-class Claimed(StrEnum):
-    FRESH = "fresh"  # nobody handled this event before
-    REPLAY = "replay"  # a run began it and did not finish: NetBox may already have it
-    DONE = "done"  # a duplicate of an event already applied
-    BUSY = "busy"  # another run holds it right now
-
-
-def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-def _ledger(item: Mapping[str, Any]) -> Ledger:
+def _outcomes(item: Mapping[str, Any]) -> StoredOutcomes:
     delivered: dict[str, datetime] = {}
-    failed: dict[str, Failure] = {}
+    failed: dict[str, StoredFailure] = {}
     for name, value in item.items():
         if name.startswith(_DELIVERED):
             delivered[name.removeprefix(_DELIVERED)] = datetime.fromisoformat(value["S"])
         elif name.startswith(_FAILED):
             data = json.loads(value["S"])
-            failed[name.removeprefix(_FAILED)] = Failure(
-                data["type"], data["detail"], datetime.fromisoformat(data["at"])
-            )
-    return Ledger(delivered, failed)
+            at = datetime.fromisoformat(data["at"])
+            failed[name.removeprefix(_FAILED)] = (data["type"], data["detail"], at)
+    return delivered, failed
 
 
 class TrackingTable:
+    """The tracking ledger in DynamoDB (`sesflow.notices.tracking.ledger.TrackingLedger`)."""
+
     def __init__(
         self,
         table_name: str,
@@ -97,7 +75,7 @@ class TrackingTable:
 
     # --- dedupe by event identity ------------------------------------------------------------------------
 
-    def claim(self, identity: str) -> Claimed:
+    def claim(self, identity: str) -> ClaimState:
         """Take the event for this run, unless it is done or another run holds it."""
         now = self.clock()
         try:
@@ -118,11 +96,21 @@ class TrackingTable:
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if not _is_conditional_failure(error):
+            if not is_conditional_failure(error):
                 raise
             item = self._get("event#" + identity)
-            return Claimed.DONE if item.get("state", {}).get("S") == "done" else Claimed.BUSY
-        return Claimed.REPLAY if answer.get("Attributes") else Claimed.FRESH
+            return "done" if item.get("state", {}).get("S") == "done" else "busy"
+        return "replay" if answer.get("Attributes") else "fresh"
+
+    def claim_state(self, identity: str) -> ClaimState:
+        """What `claim` would answer now, taking nothing (a dry run)."""
+        item = self._get("event#" + identity)
+        state = item.get("state", {}).get("S")
+        if state is None:
+            return "fresh"
+        if state == "done":
+            return "done"
+        return "replay" if float(item.get("lease_until", {}).get("N", "0")) < self.clock() else "busy"
 
     def finish(self, identity: str) -> None:
         self.dynamodb.update_item(
@@ -146,17 +134,22 @@ class TrackingTable:
 
     # --- the per-recipient ledger ------------------------------------------------------------------------
 
-    def record_delivery(self, notification_id: int, round_id: str, recipient: str, at: datetime) -> Ledger:
+    def record_delivery(
+        self, notification_id: int, round_id: str, recipient: str, at: datetime
+    ) -> StoredOutcomes:
         return self._record(notification_id, round_id, _DELIVERED + recipient, at.isoformat())
 
-    def record_failure(self, notification_id: int, round_id: str, recipient: str, failure: Failure) -> Ledger:
-        value = json.dumps({"type": failure.type, "detail": failure.detail, "at": failure.at.isoformat()})
+    def record_failure(
+        self, notification_id: int, round_id: str, recipient: str, failure: StoredFailure
+    ) -> StoredOutcomes:
+        kind, detail, at = failure
+        value = json.dumps({"type": kind, "detail": detail, "at": at.isoformat()})
         return self._record(notification_id, round_id, _FAILED + recipient, value)
 
-    def ledger(self, notification_id: int, round_id: str) -> Ledger:
-        return _ledger(self._get(f"ledger#{notification_id}#{round_id}"))
+    def outcomes(self, notification_id: int, round_id: str) -> StoredOutcomes:
+        return _outcomes(self._get(f"ledger#{notification_id}#{round_id}"))
 
-    def _record(self, notification_id: int, round_id: str, name: str, value: str) -> Ledger:
+    def _record(self, notification_id: int, round_id: str, name: str, value: str) -> StoredOutcomes:
         answer = self.dynamodb.update_item(
             TableName=self.table_name,
             Key=self._key(f"ledger#{notification_id}#{round_id}"),
@@ -168,7 +161,7 @@ class TrackingTable:
             },
             ReturnValues="ALL_NEW",
         )
-        return _ledger(answer.get("Attributes") or {})
+        return _outcomes(answer.get("Attributes") or {})
 
     # --- SES message → notification ----------------------------------------------------------------------
 
