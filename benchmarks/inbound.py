@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import urllib3
 from urllib3.response import BaseHTTPResponse
 
-import sesflow.notices.inbound as inbound_module
+import sesflow.notices.inbound.parser as parser_module
 from benchmarks import CORPUS
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.store import ObjectStore
@@ -40,10 +40,12 @@ from sesflow.local.netbox.seed import (
 )
 from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
-from sesflow.notices.inbound import InboundDeps, Outcome, process_loaded
-from sesflow.notices.netbox_side import NetBoxState
-from sesflow.notices.parser import parse_maintenances, provider_organizers
-from sesflow.notices.receipt import GateDecision, Receipt
+from sesflow.notices.inbound.context import InboundDeps
+from sesflow.notices.inbound.in_netbox import NoticesInNetBox
+from sesflow.notices.inbound.outcome import Outcome
+from sesflow.notices.inbound.parser import parse_maintenances, provider_organizers
+from sesflow.notices.inbound.pipeline import process_loaded
+from sesflow.notices.inbound.receipt import GateDecision, Receipt
 
 ROUNDS = 3
 MAX_RATIO = 0.25
@@ -115,7 +117,7 @@ def deps_for(server: RunningNetBox, client: NetBoxClient, provider_map: dict[str
             "NETBOX_PROVIDER_MAP": json.dumps(provider_map),
         },
     )
-    return InboundDeps(settings, ObjectStore(AwsClients().s3), NetBoxState(client))
+    return InboundDeps(settings, ObjectStore(AwsClients().s3), NoticesInNetBox(client))
 
 
 def deliver(raw: bytes, envelope: str, deps: InboundDeps, number: int) -> Outcome:
@@ -148,8 +150,8 @@ def corpus_round(
     client = NetBoxClient(server.url, server.tokens.admin, pool=pool)
     deps = deps_for(server, client, {p.slug.rsplit("-r", 1)[0]: p.slug for p in providers})
     clock = ParserClock()
-    # Replaced in the flow's own namespace, so the calls the flow makes are the ones timed.
-    vars(inbound_module)["parse_maintenances"] = clock
+    # Replaced in the parser module's namespace, where the `parse` step looks it up.
+    vars(parser_module)["parse_maintenances"] = clock
     try:
         started = time.perf_counter()
         for index, mail in enumerate(mails):
@@ -158,7 +160,7 @@ def corpus_round(
                 raise RuntimeError(f"{mail.name}: {outcome.result} {outcome.detail}")
         total = time.perf_counter() - started
     finally:
-        vars(inbound_module)["parse_maintenances"] = clock.real
+        vars(parser_module)["parse_maintenances"] = clock.real
     return RoundTimes(total, clock.seconds, pool.seconds)
 
 

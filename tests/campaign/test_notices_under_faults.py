@@ -41,10 +41,10 @@ from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
 from sesflow.netbox.retry import RetryPolicy
-from sesflow.notices.inbound import InboundDeps
-from sesflow.notices.inbound_replay import StoredMailKey, classify, process_stored_mail, replay
-from sesflow.notices.netbox_side import NetBoxState
-from sesflow.notices.parser import provider_organizers
+from sesflow.notices.inbound.context import InboundDeps
+from sesflow.notices.inbound.in_netbox import NoticesInNetBox
+from sesflow.notices.inbound.parser import provider_organizers
+from sesflow.notices.inbound.replay import StoredMailKey, classify, process_stored_mail, replay
 
 from ..conftest import CORPUS
 from ..harness.fault_proxy import (
@@ -276,7 +276,7 @@ def inbound_deps(faulty: Faulty) -> InboundDeps:
     """The operator's wiring: NetBox and S3 reached directly, as `sesflow notices inbound replay` does."""
     stack = faulty.stack
     settings = load_settings(Flow.INBOUND, {**stack.environment, "NETBOX_URL": faulty.netbox.url})
-    return InboundDeps(settings, ObjectStore(stack.clients.s3), NetBoxState(faulty.direct_client()))
+    return InboundDeps(settings, ObjectStore(stack.clients.s3), NoticesInNetBox(faulty.direct_client()))
 
 
 def stored_key(stack: Stack, message_id: str) -> StoredMailKey:

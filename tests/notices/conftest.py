@@ -18,8 +18,10 @@ from sesflow.config import Flow, InboundSettings, load_settings
 from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import Seeded, corpus_seed, seed_netbox
 from sesflow.netbox.client import NetBoxClient
-from sesflow.notices.inbound import InboundDeps, Outcome, run
-from sesflow.notices.netbox_side import NetBoxState
+from sesflow.notices.inbound.context import InboundDeps
+from sesflow.notices.inbound.in_netbox import NoticesInNetBox
+from sesflow.notices.inbound.outcome import Outcome
+from sesflow.notices.inbound.pipeline import run
 
 from ..conftest import CORPUS
 from ..netbox.conftest import clean_netbox, nb_client, netbox, notices  # noqa: F401
@@ -130,7 +132,7 @@ def corpus_seeded(nb_client: NetBoxClient) -> Seeded:  # noqa: F811
 
 def build_inbox(aws: AwsClients, server: RunningNetBox, client: NetBoxClient, **environ: str) -> Inbox:
     settings = inbound_settings_for(server.url, server.tokens.admin, **environ)
-    return Inbox(aws, InboundDeps(settings, ObjectStore(aws.s3), NetBoxState(client)))
+    return Inbox(aws, InboundDeps(settings, ObjectStore(aws.s3), NoticesInNetBox(client)))
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import Seeded
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
-from sesflow.notices import netbox_side
-from sesflow.notices.parser import provider_organizers
+from sesflow.notices.inbound import writes
+from sesflow.notices.inbound.parser import provider_organizers
 
 from ..netbox.fault_proxy import Fault, FaultProxy
 from .conftest import BUCKET, PREFIX, corpus_path
@@ -111,7 +111,7 @@ def test_an_interrupted_replay_is_finished_by_the_next_run_without_duplicates(
     stored_bucket: RunningNetBox, nb_client: NetBoxClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, token = stored_bucket.url, stored_bucket.tokens.admin
-    real_store = netbox_side._store_mail
+    real_store = writes._store_mail
     calls = {"n": 0}
 
     def interrupt_on_the_second_mail(*args: Any) -> None:
@@ -120,11 +120,11 @@ def test_an_interrupted_replay_is_finished_by_the_next_run_without_duplicates(
             raise KeyboardInterrupt
         real_store(*args)
 
-    monkeypatch.setattr(netbox_side, "_store_mail", interrupt_on_the_second_mail)
+    monkeypatch.setattr(writes, "_store_mail", interrupt_on_the_second_mail)
     interrupted = _cli(url, token, "replay", f"s3://{BUCKET}/{PREFIX}")
     assert interrupted.exit_code == 130, interrupted.output
     assert "interrupted" in interrupted.output
-    monkeypatch.setattr(netbox_side, "_store_mail", real_store)
+    monkeypatch.setattr(writes, "_store_mail", real_store)
     finished = _cli(url, token, "replay", f"s3://{BUCKET}/{PREFIX}")
     assert finished.exit_code == 0, finished.output
     rows = _rows(finished.output)

@@ -18,9 +18,9 @@ from sesflow.local.netbox.seed import ProviderSeed, SeedData, Seeded, seed_netbo
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN, NoticesApi
 from sesflow.netbox.retry import RetryPolicy
-from sesflow.notices.inbound import InboundDeps
-from sesflow.notices.netbox_side import NetBoxState
-from sesflow.notices.parser import provider_organizers
+from sesflow.notices.inbound.context import InboundDeps
+from sesflow.notices.inbound.in_netbox import NoticesInNetBox
+from sesflow.notices.inbound.parser import provider_organizers
 
 from .conftest import BUCKET, CorpusRow, Inbox, corpus_path, corpus_rows, inbound_settings_for
 
@@ -82,7 +82,7 @@ def isolated(
         settings = inbound_settings_for(
             netbox.url, netbox.tokens.admin, NETBOX_PROVIDER_MAP=json.dumps({row.provider: slug})
         )
-        deps = InboundDeps(settings, ObjectStore(aws.s3), NetBoxState(shared_netbox))
+        deps = InboundDeps(settings, ObjectStore(aws.s3), NoticesInNetBox(shared_netbox))
         return Inbox(aws, deps), seeded
 
     return make

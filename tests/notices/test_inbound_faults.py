@@ -19,7 +19,7 @@ from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.errors import NetBoxError
 from sesflow.netbox.notices import PLUGIN
 from sesflow.netbox.retry import RetryPolicy
-from sesflow.notices import inbound
+from sesflow.notices.inbound import lambda_handler as inbound
 
 from ..netbox.fault_proxy import UNAVAILABLE, Fault, FaultProxy, throttled
 from .conftest import BUCKET, PREFIX, build_inbox, receipt_event

@@ -220,7 +220,7 @@ def test_an_older_notice_never_overwrites_a_newer_one(
 def test_handler_runs_the_pipeline_from_the_environment(
     inbox: Inbox, nb_client: NetBoxClient, monkeypatch: pytest.MonkeyPatch, clean_netbox: Any
 ) -> None:
-    from sesflow.notices import inbound
+    from sesflow.notices.inbound import lambda_handler as inbound
 
     settings = inbound_settings_for(clean_netbox.url, clean_netbox.tokens.admin)
     monkeypatch.setattr(inbound, "default_deps", lambda: inbox.deps)
@@ -246,19 +246,19 @@ def test_a_failure_part_way_is_finished_by_the_retry_without_duplicates(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sesflow.netbox.errors import NetBoxUnavailable
-    from sesflow.notices import netbox_side
+    from sesflow.notices.inbound import writes
 
     inbox = make_inbox(NETBOX_PROVIDER_MAP='{"zayo": "zayo"}')
     inbox.deliver(NOTICE, source="noc@noc.example.org")
-    real_write = netbox_side._write_impacts
+    real_write = writes._write_impacts
 
     def fail(*args: Any) -> None:
         raise NetBoxUnavailable("NetBox went away")
 
-    monkeypatch.setattr(netbox_side, "_write_impacts", fail)
+    monkeypatch.setattr(writes, "_write_impacts", fail)
     with pytest.raises(NetBoxUnavailable):  # after the new window was created, before its impacts
         inbox.deliver(RESCHEDULE, source="noc@noc.example.org")
-    monkeypatch.setattr(netbox_side, "_write_impacts", real_write)
+    monkeypatch.setattr(writes, "_write_impacts", real_write)
     inbox.counter -= 1  # Lambda's retry: the same event again
     assert inbox.deliver(RESCHEDULE, source="noc@noc.example.org").result == "applied"
     retired, current = _maintenances(nb_client)

@@ -17,8 +17,8 @@ from sesflow.local.netbox.seed import corpus_seed, seed_netbox
 from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
-from sesflow.notices.inbound_replay import classify, process_stored_mail
-from sesflow.notices.parser import provider_organizers
+from sesflow.notices.inbound.parser import provider_organizers
+from sesflow.notices.inbound.replay import classify, process_stored_mail
 
 from .conftest import BUCKET, CORPUS, PREFIX, Inbox, corpus_path
 

@@ -11,7 +11,7 @@ import pytest
 
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
-from sesflow.notices.parser import provider_organizers
+from sesflow.notices.inbound.parser import provider_organizers
 
 from .conftest import Inbox, corpus_path
 

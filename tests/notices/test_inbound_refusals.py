@@ -125,7 +125,7 @@ def test_provider_missing_in_netbox_is_reported(
 def test_handler_raises_when_the_mail_is_not_in_s3_yet(inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.exceptions import ClientError
 
-    from sesflow.notices import inbound
+    from sesflow.notices.inbound import lambda_handler as inbound
 
     monkeypatch.setattr(inbound, "default_deps", lambda: inbox.deps)
     with pytest.raises(ClientError):
@@ -135,7 +135,7 @@ def test_handler_raises_when_the_mail_is_not_in_s3_yet(inbox: Inbox, monkeypatch
 def test_handler_reports_an_event_that_is_not_an_ses_receipt(
     inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sesflow.notices import inbound
+    from sesflow.notices.inbound import lambda_handler as inbound
 
     monkeypatch.setattr(inbound, "default_deps", lambda: inbox.deps)
     answer = inbound.handler({"Records": [{"eventSource": "aws:s3"}]}, _Context())

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from sesflow.mail import parse_mail
-from sesflow.notices.inbound_forward import block_date, find_block, inline_forward
-from sesflow.notices.parser import ParsedMaintenance, parse_maintenances
-from sesflow.notices.providers import ProviderMap, header_addresses
+from sesflow.notices.inbound.forwards import block_date, find_block, inline_forward
+from sesflow.notices.inbound.headers import header_addresses
+from sesflow.notices.inbound.parser import ParsedMaintenance, parse_maintenances
+from sesflow.notices.inbound.providers import ProviderMap
 
 from .conftest import corpus_path, corpus_rows
 from .mails import inline_forward as forward_inline

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sesflow.notices.parser import CircuitImpact, ParsedMaintenance
-from sesflow.notices.plan import (
+from sesflow.notices.inbound.parser import CircuitImpact, ParsedMaintenance
+from sesflow.notices.inbound.plan import (
     Action,
     Existing,
     LateLinks,
     MaintenancePlan,
+    NameInNetBox,
     current_of,
     plan_maintenance,
     window_names,
@@ -56,12 +57,14 @@ def _plan(parsed: ParsedMaintenance, existing: Existing | None, **kwargs: bool) 
     return plan_maintenance(
         parsed,
         "M-1",
-        provider_slug="zayo",
-        provider_id=3,
-        existing=existing,
-        circuits={"C1": 11},
-        known=[existing] if existing else [],
-        **kwargs,
+        NameInNetBox(
+            provider_slug="zayo",
+            provider_id=3,
+            existing=existing,
+            circuits={"C1": 11},
+            known=[existing] if existing else [],
+            **kwargs,
+        ),
     ).action
 
 
@@ -78,7 +81,9 @@ def test_names_fit_the_plugins_limit() -> None:
 
 def test_impacts_keep_one_per_known_circuit_with_the_most_severe_level_and_list_unknown_ones() -> None:
     plan = plan_maintenance(
-        _parsed(), "M-1", provider_slug="zayo", provider_id=3, existing=None, circuits={"C1": 11}
+        _parsed(),
+        "M-1",
+        NameInNetBox(provider_slug="zayo", provider_id=3, existing=None, circuits={"C1": 11}),
     )
     assert [(i.cid, i.circuit_id, i.impact) for i in plan.impacts] == [("C1", 11, "OUTAGE")]
     assert plan.unknown_circuits == ("C9",)
@@ -108,7 +113,7 @@ def test_an_older_notice_is_stale() -> None:
 
 def test_a_notice_with_no_netbox_provider_is_planned_as_such() -> None:
     plan = plan_maintenance(
-        _parsed(), "M-1", provider_slug="zayo", provider_id=None, existing=None, circuits={}
+        _parsed(), "M-1", NameInNetBox(provider_slug="zayo", provider_id=None, existing=None, circuits={})
     )
     assert plan.action is Action.NO_PROVIDER
 
@@ -119,10 +124,9 @@ def test_parser_statuses_without_a_plugin_meaning_are_mapped(parsed: str, netbox
     plan = plan_maintenance(
         notice,
         "M-1",
-        provider_slug="zayo",
-        provider_id=3,
-        existing=_existing(notice, "IN-PROCESS"),
-        circuits={},
+        NameInNetBox(
+            provider_slug="zayo", provider_id=3, existing=_existing(notice, "IN-PROCESS"), circuits={}
+        ),
     )
     assert plan.status == netbox
 
@@ -132,11 +136,9 @@ def _chain_plan(parsed: ParsedMaintenance, known: list[Existing]) -> Maintenance
     return plan_maintenance(
         parsed,
         "M-1",
-        provider_slug="zayo",
-        provider_id=3,
-        existing=current_of(known),
-        circuits={},
-        known=known,
+        NameInNetBox(
+            provider_slug="zayo", provider_id=3, existing=current_of(known), circuits={}, known=known
+        ),
     )
 
 
@@ -188,7 +190,9 @@ def test_comments_written_by_people_are_kept_beside_the_marker() -> None:
     parsed = _parsed()
     existing = replace(_existing(parsed), comments="Ticket 42 opened\n" + with_marker("", parsed))
     plan = plan_maintenance(
-        parsed, "M-1", provider_slug="zayo", provider_id=3, existing=existing, circuits={}, known=[existing]
+        parsed,
+        "M-1",
+        NameInNetBox(provider_slug="zayo", provider_id=3, existing=existing, circuits={}, known=[existing]),
     )
     assert plan.action is Action.UNCHANGED
     assert plan.comments == existing.comments

@@ -7,8 +7,8 @@ from email.message import EmailMessage
 import pytest
 
 from sesflow.mail import parse_mail
-from sesflow.notices.parser import GENERIC
-from sesflow.notices.providers import (
+from sesflow.notices.inbound.parser import GENERIC
+from sesflow.notices.inbound.providers import (
     ProviderChoice,
     ProviderMap,
     UnknownProvider,

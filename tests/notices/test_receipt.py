@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sesflow.notices.receipt import Refusal, UnreadableReceipt, check_gate, read_receipts
+from sesflow.notices.inbound.receipt import Refusal, UnreadableReceipt, check_gate, read_receipts
 
 from .conftest import receipt_event
 

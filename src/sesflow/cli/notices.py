@@ -22,12 +22,16 @@ from sesflow.cli.tracking import app as tracking_app
 from sesflow.config import ConfigError, Flow, load_settings
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.netbox.client import NetBoxClient
-from sesflow.notices.receipt import GateDecision, Receipt
 
 # The flows' modules need the `notices` extra: imported where a command runs, so `sesflow[cli]` alone starts.
 if TYPE_CHECKING:
-    from sesflow.notices.inbound import InboundDeps
-    from sesflow.notices.inbound_replay import ReplaySummary, StoredMailKey
+    from mypy_boto3_s3 import S3Client
+
+    from sesflow.config import InboundSettings
+    from sesflow.notices.inbound.context import InboundDeps
+    from sesflow.notices.inbound.in_netbox import NoticesInNetBox
+    from sesflow.notices.inbound.receipt import Receipt
+    from sesflow.notices.inbound.replay import ReplaySummary, StoredMailKey
 
 notices_app = typer.Typer(help="Operate the notices flows.", no_args_is_help=True)
 inbound_app = typer.Typer(help="Provider maintenance mail → NetBox.", no_args_is_help=True)
@@ -57,7 +61,8 @@ def _read(source: str) -> tuple[str, bytes]:
 
 def _receipt(message_id: str, mail: ParsedMail) -> Receipt:
     """What SES would have said about the mail, from its own headers (the plan does not gate)."""
-    from sesflow.notices.providers import header_addresses
+    from sesflow.notices.inbound.headers import header_addresses
+    from sesflow.notices.inbound.receipt import Receipt
 
     try:
         received = parsedate_to_datetime(mail.header("Date") or "")
@@ -71,39 +76,37 @@ def _receipt(message_id: str, mail: ParsedMail) -> Receipt:
 def plan_command(
     source: Annotated[str, typer.Argument(help="a .eml file or s3://bucket/key")],
 ) -> None:
-    """Print what the mail would create or change in NetBox (NETBOX_URL, NETBOX_API_TOKEN); write nothing."""
-    from sesflow.notices.inbound import InboundDeps, process_loaded
-    from sesflow.notices.netbox_side import NetBoxState
+    """Print what the mail would create or change in NetBox (NETBOX_URL, NETBOX_API_TOKEN); write nothing.
+    The very steps of `apply` run after the gate, against a NetBox that is read but only records writes."""
+    from sesflow.notices.inbound.in_netbox import NoticesPreview
+    from sesflow.notices.inbound.pipeline import process_loaded
+    from sesflow.notices.inbound.receipt import GateDecision
 
-    try:
-        settings = load_settings(Flow.INBOUND, {**_PLAN_PLACEHOLDERS, **os.environ})
-    except ConfigError as error:
-        console.print(str(error), markup=False)
-        raise typer.Exit(2) from error
+    deps = _inbound_deps(NoticesPreview)
     message_id, raw = _read(source)
     mail = parse_mail(raw)
-    deps = InboundDeps(
-        settings, ObjectStore(default_clients().s3), NetBoxState(NetBoxClient.from_settings(settings.netbox))
-    )
-    outcome = process_loaded(
-        _receipt(message_id, mail), mail, GateDecision(None, "", None), deps, dry_run=True
-    )
+    outcome = process_loaded(_receipt(message_id, mail), mail, GateDecision(None, "", None), deps)
     console.print_json(json.dumps(outcome.log_fields(), default=str))
 
 
-def _inbound_deps() -> InboundDeps:
-    """Settings from the environment (NETBOX_URL, NETBOX_API_TOKEN, the maps); the bucket comes with the
-    command, so the deployment's S3_BUCKET_NAME and IDEMPOTENCY_TABLE may be left unset."""
-    from sesflow.notices.inbound import InboundDeps
-    from sesflow.notices.netbox_side import NetBoxState
-
+def _inbound_settings() -> InboundSettings:
     try:
-        settings = load_settings(Flow.INBOUND, {**_PLAN_PLACEHOLDERS, **os.environ})
+        return load_settings(Flow.INBOUND, {**_PLAN_PLACEHOLDERS, **os.environ})
     except ConfigError as error:
         console.print(str(error), markup=False)
         raise typer.Exit(2) from error
-    client = NetBoxClient.from_settings(settings.netbox)
-    return InboundDeps(settings, ObjectStore(default_clients().s3), NetBoxState(client))
+
+
+def _inbound_deps(netbox: type[NoticesInNetBox] | None = None) -> InboundDeps:
+    """Settings from the environment (NETBOX_URL, NETBOX_API_TOKEN, the maps); the bucket comes with the
+    command, so the deployment's S3_BUCKET_NAME and IDEMPOTENCY_TABLE may be left unset. `netbox`: the
+    NetBox adapter (`NoticesPreview` for a plan), `NoticesInNetBox` unless given."""
+    from sesflow.notices.inbound.context import InboundDeps
+    from sesflow.notices.inbound.in_netbox import NoticesInNetBox
+
+    settings = _inbound_settings()
+    adapter = (netbox or NoticesInNetBox)(NetBoxClient.from_settings(settings.netbox))
+    return InboundDeps(settings, ObjectStore(default_clients().s3), adapter)
 
 
 _VOUCH = typer.Option(
@@ -119,13 +122,14 @@ def apply_command(
 ) -> None:
     """Apply one mail to NetBox as the Lambda would and print the outcome; exit 1 when it was not applied.
     The gate reads SES's verdicts from the headers SES wrote into the stored mail."""
-    from sesflow.notices.inbound_replay import process_stored_mail
+    from sesflow.notices.inbound.outcome import Result
+    from sesflow.notices.inbound.replay import process_stored_mail
 
     deps = _inbound_deps()
     message_id, raw = _read(source)
     outcome = process_stored_mail(message_id, parse_mail(raw), deps, vouched=vouched)
     console.print_json(json.dumps(outcome.log_fields(), default=str))
-    if outcome.result != "applied":
+    if outcome.result is not Result.APPLIED:
         raise typer.Exit(1)
 
 
@@ -147,7 +151,7 @@ def replay_command(
 ) -> None:
     """Run every stored mail under the prefix through the inbound steps again, oldest first, and print a
     summary. Safe to interrupt and run again: mails already applied change nothing. Exit 1 if any failed."""
-    from sesflow.notices.inbound_replay import ReplaySummary, list_stored, replay, split_s3_url
+    from sesflow.notices.inbound.replay import ReplaySummary, replay, split_s3_url
 
     try:
         bucket, prefix = split_s3_url(source)
@@ -156,7 +160,7 @@ def replay_command(
         console.print(str(error), markup=False)
         raise typer.Exit(2) from error
     deps = _inbound_deps()
-    keys = list_stored(default_clients().s3, bucket, prefix, moment)
+    keys = _list_stored(default_clients().s3, bucket, prefix, moment)
     summary = ReplaySummary()
     interrupted = False
     with Progress(
@@ -180,6 +184,20 @@ def replay_command(
         raise typer.Exit(130)
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _list_stored(s3: S3Client, bucket: str, prefix: str, since: datetime | None) -> list[StoredMailKey]:
+    """The mails under the prefix stored at or after `since`, oldest first: the order SES received them in."""
+    from sesflow.notices.inbound.replay import StoredMailKey
+
+    found: list[StoredMailKey] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            modified = item["LastModified"].astimezone(UTC)
+            if item["Key"].endswith("/") or (since is not None and modified < since):
+                continue  # a "folder" marker, or older than asked
+            found.append(StoredMailKey(bucket, item["Key"], modified))
+    return sorted(found, key=lambda stored: (stored.modified, stored.key))
 
 
 def _print_summary(summary: ReplaySummary, total: int, *, interrupted: bool) -> None:

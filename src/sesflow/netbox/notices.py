@@ -18,6 +18,7 @@ from sesflow.netbox.records import (
     NotificationStatus,
     NotificationVersion,
     PreparedNotification,
+    etag_of,
 )
 
 PLUGIN = "/api/plugins/notices"
@@ -189,6 +190,55 @@ class NoticesApi:
     ) -> list[JournalEntry]:
         params: Params = {"assigned_object_type": object_type, "assigned_object_id": object_id}
         return [JournalEntry.from_api(item) for item in self.client.iterate(JOURNAL, params)]
+
+    # maintenances as the inbound flow reads and writes them: the raw answer, for `comments` and `replaces`
+    def maintenances_named(self, names: Sequence[str], provider_id: int) -> list[dict[str, Any]]:
+        """Every maintenance with one of `names` from this provider, in one request, oldest first."""
+        params: Params = {"name": sorted(set(names)), "provider_id": provider_id}
+        found = self.client.iterate(f"{PLUGIN}/maintenance/", params)
+        return sorted(found, key=lambda item: int(item["id"]))
+
+    def maintenance_data(self, maintenance_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = self.client.get(f"{PLUGIN}/maintenance/{maintenance_id}/")
+        return answer
+
+    def create_maintenance_data(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self.client.post(f"{PLUGIN}/maintenance/", dict(body))
+        return answer
+
+    def patch_maintenance(self, maintenance_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self.client.patch(f"{PLUGIN}/maintenance/{maintenance_id}/", changes).data
+        return answer
+
+    def update_impact_levels(self, levels: Sequence[tuple[int, str]]) -> None:
+        """New levels for existing impacts, `(impact id, level)`: one bulk PATCH for all of them."""
+        body = [{"id": impact_id, "impact": level} for impact_id, level in levels]
+        self.client.request("PATCH", f"{PLUGIN}/impact/", body=body)
+
+    def circuit_type_id(self) -> int:
+        return self.client.object_type_id("circuits", "circuit")
+
+    def event_notifications_on(
+        self, maintenance_ids: Sequence[int], received: datetime
+    ) -> list[dict[str, Any]]:
+        """The mails stored on these maintenances that SES (or the mail's Date) says arrived at `received`."""
+        params: Params = {
+            "event_content_type": "notices.maintenance",
+            "event_object_id": sorted(set(maintenance_ids)),
+            "email_received": received.isoformat(),
+        }
+        return list(self.client.iterate(f"{PLUGIN}/eventnotification/", params))
+
+    # prepared notifications as outbound sends them
+    def ready_notifications(self) -> Iterator[PreparedNotification]:
+        """Every `ready` notification, page by page, each with the ETag of the version listed."""
+        params: Params = {"status": [str(NotificationStatus.READY)], "ordering": "id"}
+        for item in self.client.iterate(f"{PLUGIN}/prepared-notifications/", params):
+            yield PreparedNotification.from_api(item, etag_of(item))
+
+    def honours_etags(self) -> bool:
+        """Whether this NetBox sends ETags and honours If-Match (4.6+, unless a proxy strips them)."""
+        return self.client.honours_etags()
 
     # prepared notifications as tracking reads them
     def prepared_notification_answer(self, notification_id: int) -> Response:

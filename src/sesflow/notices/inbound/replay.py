@@ -1,6 +1,6 @@
 """Mails already in the bucket (or a file) through the inbound steps again, the operator's way.
 
-    list_stored → for each: load → stored_receipt → gate → the rest of the inbound steps → tally
+    for each stored mail: read it → its receipt from SES's headers → gate and the rest of the steps → tally
 
 Safe to interrupt and to run again: every step is idempotent (a mail already stored on its maintenance is
 recognised and changes nothing), so a second run finishes what the first left and repeats nothing."""
@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from sesflow.mail import ParsedMail, parse_mail
-from sesflow.notices.inbound import InboundDeps, Outcome, process_loaded
-from sesflow.notices.inbound_stored import stored_receipt
-from sesflow.notices.receipt import check_gate
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from sesflow.notices.inbound.context import InboundDeps
+from sesflow.notices.inbound.outcome import Outcome, Result
+from sesflow.notices.inbound.pipeline import process_in_hand
+from sesflow.notices.inbound.stored import stored_receipt
 
 
 @dataclass(frozen=True)
@@ -44,40 +41,19 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def list_stored(s3: S3Client, bucket: str, prefix: str, since: datetime | None = None) -> list[StoredMailKey]:
-    """The mails under the prefix stored at or after `since`, oldest first: the order SES received them in."""
-    found: list[StoredMailKey] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            modified = item["LastModified"].astimezone(UTC)
-            if item["Key"].endswith("/") or (since is not None and modified < since):
-                continue  # a "folder" marker, or older than asked
-            found.append(StoredMailKey(bucket, item["Key"], modified))
-    return sorted(found, key=lambda stored: (stored.modified, stored.key))
-
-
 def process_stored_mail(
     message_id: str, mail: ParsedMail, deps: InboundDeps, *, vouched: bool = False
 ) -> Outcome:
-    """One stored mail through the gate and the inbound steps. SES's verdicts come from the headers it wrote
-    into the stored mail; `vouched` (the operator's word for a mail that never went through SES) lifts the
-    SPF/DKIM/DMARC requirement, never the virus verdict."""
-    receipt = stored_receipt(message_id, mail)
-    settings = deps.settings
-    gate = check_gate(
-        receipt,
-        require_auth=settings.require_auth and not vouched,
-        trusted_forwarders=settings.trusted_forwarders,
-    )
-    if gate.refusal is not None:
-        return Outcome(receipt.message_id, "refused", f"{gate.refusal}: {gate.detail}")
-    return process_loaded(receipt, mail, gate, deps)
+    """One stored mail through the inbound steps from the gate on. SES's verdicts come from the headers it
+    wrote into the stored mail; `vouched` (the operator's word for a mail that never went through SES)
+    lifts the SPF/DKIM/DMARC requirement, never the virus verdict."""
+    return process_in_hand(stored_receipt(message_id, mail), mail, deps, vouched=vouched)
 
 
 def classify(outcome: Outcome) -> tuple[str, str]:
     """(kind, reason) for the summary: created, updated, unchanged (already applied), or ignored (why)."""
-    if outcome.result != "applied":
-        return "ignored", outcome.result
+    if outcome.result is not Result.APPLIED:
+        return "ignored", str(outcome.result)
     if any(applied.created for applied in outcome.applied):
         return "created", ""
     if any(applied.changed for applied in outcome.applied):

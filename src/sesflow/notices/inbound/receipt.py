@@ -1,4 +1,4 @@
-"""The SES receipt event (Lambda action) as a typed record, and the gate that decides on its verdicts
+"""The SES receipt event (Lambda action) as a typed record, and the gate step that decides on its verdicts
 whether a mail may change NetBox. The event carries verdicts and headers but never the body."""
 
 from __future__ import annotations
@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import getaddresses
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.utilities.data_classes import SESEvent
+
+from sesflow.notices.inbound.outcome import Result
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.ses_event import SESEventRecord
+
+    from sesflow.notices.inbound.context import InboundDeps, InboundMail
+    from sesflow.notices.inbound.outcome import Outcome
+
+#: The receipt's verdicts, by the names the event gives them (`spfVerdict`, …).
+VERDICTS = ("spf", "dkim", "dmarc", "virus", "spam")
 
 
 class UnreadableReceipt(ValueError):
@@ -26,29 +39,31 @@ class Receipt:
 
 
 def read_receipts(event: Mapping[str, Any]) -> list[Receipt]:
+    """Each record of the event as a `Receipt`, read through Powertools' SES event data class."""
     records = event.get("Records")
     if not isinstance(records, list) or not records:
         raise UnreadableReceipt("the event has no Records")
-    return [read_receipt(record) for record in records]
+    return [read_receipt(record) for record in SESEvent(dict(event)).records]
 
 
-def read_receipt(record: Mapping[str, Any]) -> Receipt:
+def read_receipt(record: SESEventRecord) -> Receipt:
     if record.get("eventSource") != "aws:ses":
         raise UnreadableReceipt(f"not an SES record: eventSource={record.get('eventSource')!r}")
     try:
-        mail = record["ses"]["mail"]
-        receipt = record["ses"]["receipt"]
+        mail = record.ses.mail
+        receipt = record.ses.receipt
+        # Only messageId, timestamp and the receipt are sure to be there: the rest is read with defaults.
         common = mail.get("commonHeaders") or {}
         froms = [address.lower() for _, address in getaddresses(common.get("from") or []) if "@" in address]
         return Receipt(
-            message_id=str(mail["messageId"]),
-            received=datetime.fromisoformat(str(mail["timestamp"]).replace("Z", "+00:00")),
+            message_id=str(mail.message_id),
+            received=datetime.fromisoformat(str(mail.timestamp).replace("Z", "+00:00")),
             envelope_sender=str(mail.get("source") or "").lower(),
             header_senders=tuple(froms),
             subject=str(common.get("subject") or ""),
             verdicts={
                 name: str((receipt.get(f"{name}Verdict") or {}).get("status", "")).upper()
-                for name in ("spf", "dkim", "dmarc", "virus", "spam")
+                for name in VERDICTS
             },
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -96,3 +111,18 @@ def _matches(address: str, rules: tuple[str, ...]) -> bool:
     if not address:
         return False
     return address in rules or "@" + address.rpartition("@")[2] in rules
+
+
+def gate(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
+    """The first step: a refused mail ends here (it stays in S3, logged and counted). `vouched` (the
+    operator's word for a stored mail that never went through SES) lifts the authentication requirement,
+    never the virus verdict."""
+    settings = deps.settings
+    mail.gate = check_gate(
+        mail.receipt,
+        require_auth=settings.require_auth and not mail.vouched,
+        trusted_forwarders=settings.trusted_forwarders,
+    )
+    if mail.gate.refusal is not None:
+        return mail.ended(Result.REFUSED, f"{mail.gate.refusal}: {mail.gate.detail}")
+    return None

@@ -1,5 +1,5 @@
-"""The typed edge over circuit-maintenance-parser: its provider classes, and one call that turns a mail into
-the maintenances it announces. Nothing else in sesflow imports the parser."""
+"""The typed edge over circuit-maintenance-parser: its provider classes, one call that turns a mail into the
+maintenances it announces, and the `parse` step that makes it. Nothing else in sesflow imports the parser."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sesflow.notices.inbound.outcome import Result
+
+if TYPE_CHECKING:
+    from sesflow.notices.inbound.context import InboundDeps, InboundMail
+    from sesflow.notices.inbound.outcome import Outcome
 
 # On a mail it cannot read the parser logs the whole mail at ERROR; a mail body must never reach our logs,
 # and the reason is reported by us (ParseFailed), so its own log lines are kept to CRITICAL.
@@ -102,6 +108,19 @@ def parse_maintenances(provider: str, message: EmailMessage) -> list[ParsedMaint
     except ProviderError as error:
         return ParseFailed(str(error).strip())
     return [_typed(item) for item in found]
+
+
+def parse(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
+    """Every maintenance the chosen provider's parser finds; a mail it cannot read, or that its filters say
+    is no maintenance notice, ends here."""
+    provider = mail.required_choice().provider
+    parsed = parse_maintenances(provider, mail.required_notice().message)
+    if isinstance(parsed, ParseFailed):
+        return mail.ended(Result.PARSE_ERROR, parsed.reason)
+    if not parsed:
+        return mail.ended(Result.NOT_A_NOTICE, "the parser found no maintenance")
+    mail.maintenances = tuple(parsed)
+    return None
 
 
 def _typed(item: Any) -> ParsedMaintenance:  # noqa: ANN401 - the parser's untyped pydantic model

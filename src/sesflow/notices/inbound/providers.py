@@ -1,15 +1,23 @@
-"""Which parser provider reads a mail: the sender's domain (exact, then each parent domain) looked up in the
-default map merged with `PROVIDER_MAP`, then the parser's iCalendar provider, then "unknown provider"."""
+"""Which parser provider reads a mail (the `pick_provider` step): the sender's domain (exact, then each parent
+domain) looked up in the default map merged with `PROVIDER_MAP`, then the parser's iCalendar provider, then
+"unknown provider"."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import getaddresses
+from typing import TYPE_CHECKING
 
-from sesflow.mail import header_text, iter_parts
-from sesflow.notices.parser import GENERIC, provider_organizers
+from sesflow.mail import ParsedMail, iter_parts
+from sesflow.notices.inbound.forwards import inline_forward
+from sesflow.notices.inbound.headers import header_addresses
+from sesflow.notices.inbound.outcome import Result
+from sesflow.notices.inbound.parser import GENERIC, provider_organizers
+
+if TYPE_CHECKING:
+    from sesflow.notices.inbound.context import InboundDeps, InboundMail
+    from sesflow.notices.inbound.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -65,11 +73,6 @@ def has_calendar(message: EmailMessage) -> bool:
     return any(part.message.get_content_type() == "text/calendar" for part in iter_parts(message))
 
 
-def header_addresses(message: EmailMessage, name: str) -> list[str]:
-    text = header_text(message, name) or ""
-    return [address.lower() for _, address in getaddresses([text]) if "@" in address]
-
-
 def forwarded_message(message: EmailMessage) -> EmailMessage | None:
     """The first attached message/rfc822: the provider's original mail when someone forwarded it whole."""
     for part in iter_parts(message):
@@ -78,3 +81,26 @@ def forwarded_message(message: EmailMessage) -> EmailMessage | None:
             if isinstance(inner, EmailMessage):
                 return inner
     return None
+
+
+def pick_provider(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
+    """The provider and the mail to parse. A trusted forwarder's mail is judged by the message it carries
+    (an attached message/rfc822, else an inline forwarded block); anyone else's by its own senders, header
+    From first, then MAIL FROM. A mail no provider claims ends here."""
+    choice, mail.notice = choose_provider(mail, deps.providers)
+    if isinstance(choice, UnknownProvider):
+        return mail.ended(Result.UNKNOWN_PROVIDER, "senders: " + ", ".join(choice.senders))
+    mail.choice = choice
+    return None
+
+
+def choose_provider(
+    mail: InboundMail, providers: ProviderMap
+) -> tuple[ProviderChoice | UnknownProvider, ParsedMail]:
+    receipt, loaded = mail.receipt, mail.required_loaded()
+    if mail.required_gate().forwarded_by is not None:
+        inner = forwarded_message(loaded.message) or inline_forward(loaded)
+        if inner is not None:
+            return providers.choose(header_addresses(inner, "From"), inner), ParsedMail(inner)
+    senders = [*header_addresses(loaded.message, "From"), *receipt.header_senders, receipt.envelope_sender]
+    return providers.choose(dict.fromkeys(senders), loaded.message), loaded

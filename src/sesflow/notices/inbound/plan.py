@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sesflow.netbox.records import MaintenanceStatus
-from sesflow.notices.parser import ParsedMaintenance
+from sesflow.notices.inbound.parser import ParsedMaintenance
 
 NAME_LIMIT = 100  # Maintenance.name max_length
 SUMMARY_LIMIT = 200  # Maintenance.summary max_length
@@ -241,71 +241,87 @@ def with_marker(comments: str, parsed: ParsedMaintenance) -> str:
     return "\n".join([*kept, marker])
 
 
-def plan_maintenance(
-    parsed: ParsedMaintenance,
-    name: str,
-    *,
-    provider_slug: str,
-    provider_id: int | None,
-    existing: Existing | None,
-    circuits: Mapping[str, int],
-    mail_stored: bool = False,
-    known: Sequence[Existing] = (),
-) -> MaintenancePlan:
-    """`existing` is the current maintenance of this name (see `current_of`), `known` all of them."""
-    status = netbox_status(parsed.status, existing)
-    summary = (parsed.summary.strip() or parsed.maintenance_id)[:SUMMARY_LIMIT]
-    impacts = _impacts(parsed, circuits)
-    unknown = tuple(dict.fromkeys(c.circuit_id for c in parsed.circuits if c.circuit_id not in circuits))
+@dataclass(frozen=True)
+class NameInNetBox:
+    """What NetBox holds for one window's name, as the plan step read it."""
+
+    provider_slug: str
+    provider_id: int | None  # None: NetBox has no provider with the mapped slug
+    circuits: Mapping[str, int]  # {cid: circuit id} of the provider's circuits the mail names
+    existing: Existing | None = None  # the current maintenance of this name (see `current_of`)
+    known: Sequence[Existing] = ()  # every maintenance of this name
+    mail_stored: bool = False  # this very mail is stored on one of them
+
+
+@dataclass(frozen=True)
+class _Decision:
     action: Action
     existing_id: int | None
-    if mail_stored and existing is not None:
-        # The mail is stored last, after the status and marker: once it is there, its changes all are.
-        action, existing_id = Action.ALREADY_APPLIED, existing.id
-    else:
-        action, existing_id = _decide(parsed, provider_id, existing, status, summary)
+    existing: Existing | None
+    status: str
     links: LateLinks | None = None
-    notice = notice_key(parsed)
-    if action is Action.STALE:
-        window = (parsed.start, parsed.end)
-        same = next((item for item in known if (item.start, item.end) == window), None)
-        if same is not None and same.notice() == notice:
-            # This notice's own window, filed as history by a run that died before storing the mail (so
-            # maybe without its impacts, final status or links): finish it, as history.
-            action, existing_id, existing = Action.UPDATE, same.id, same
-            if status not in CLOSED:
-                status = str(MaintenanceStatus.RE_SCHEDULED)
-            # Nothing to mend when the successor already replaces it: the run died after linking.
-            links = late_links([item for item in known if item.id != same.id], notice, status)
-            links = links or _unretire(same, known, notice, status)
-        elif same is not None:
-            existing_id = same.id  # the mail belongs with the window it describes
-        else:
-            # Delivered out of order: file the window as it would have ended had the mails come in order —
-            # retired by the current one, or closed as the notice says.
-            action = Action.HISTORY
-            if status not in CLOSED:
-                status = str(MaintenanceStatus.RE_SCHEDULED)
-            links = late_links(known, notice, status)
-            successor = _successor(known, notice)
-            existing_id = successor.id if successor is not None else existing_id
+
+
+def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox) -> MaintenancePlan:
+    """The plan for one window of the mail against what NetBox holds for its name."""
+    existing = netbox.existing
+    status = netbox_status(parsed.status, existing)
+    summary = (parsed.summary.strip() or parsed.maintenance_id)[:SUMMARY_LIMIT]
+    if netbox.mail_stored and existing is not None:
+        # The mail is stored last, after the status and marker: once it is there, its changes all are.
+        decision = _Decision(Action.ALREADY_APPLIED, existing.id, existing, status)
+    else:
+        action, existing_id = _decide(parsed, netbox.provider_id, existing, status, summary)
+        decision = _Decision(action, existing_id, existing, status)
+        if action is Action.STALE:
+            decision = _file_late(parsed, decision, netbox.known)
+    kept = decision.existing.comments if decision.existing and decision.action in KEEPS_COMMENTS else ""
     return MaintenancePlan(
         name=name,
-        provider_slug=provider_slug,
-        provider_id=provider_id,
-        action=action,
-        existing_id=existing_id,
-        status=status,
+        provider_slug=netbox.provider_slug,
+        provider_id=netbox.provider_id,
+        action=decision.action,
+        existing_id=decision.existing_id,
+        status=decision.status,
         start=parsed.start,
         end=parsed.end,
         summary=summary,
-        comments=with_marker(existing.comments if existing and action in KEEPS_COMMENTS else "", parsed),
-        impacts=impacts,
-        unknown_circuits=unknown,
+        comments=with_marker(kept, parsed),
+        impacts=_impacts(parsed, netbox.circuits),
+        unknown_circuits=tuple(
+            dict.fromkeys(c.circuit_id for c in parsed.circuits if c.circuit_id not in netbox.circuits)
+        ),
         parsed=parsed,
-        existing=existing,
-        late_links=links,
+        existing=decision.existing,
+        late_links=decision.links,
     )
+
+
+def _file_late(parsed: ParsedMaintenance, stale: _Decision, known: Sequence[Existing]) -> _Decision:
+    """A notice older than the one applied: its own window finished, its mail stored with the window it
+    describes, or its window filed as history."""
+    notice = notice_key(parsed)
+    window = (parsed.start, parsed.end)
+    same = next((item for item in known if (item.start, item.end) == window), None)
+    status = stale.status
+    if same is not None and same.notice() == notice:
+        # This notice's own window, filed as history by a run that died before storing the mail (so
+        # maybe without its impacts, final status or links): finish it, as history.
+        if status not in CLOSED:
+            status = str(MaintenanceStatus.RE_SCHEDULED)
+        # Nothing to mend when the successor already replaces it: the run died after linking.
+        links = late_links([item for item in known if item.id != same.id], notice, status)
+        links = links or _unretire(same, known, notice, status)
+        return _Decision(Action.UPDATE, same.id, same, status, links)
+    if same is not None:
+        return replace(stale, existing_id=same.id)  # the mail belongs with the window it describes
+    # Delivered out of order: file the window as it would have ended had the mails come in order —
+    # retired by the current one, or closed as the notice says.
+    if status not in CLOSED:
+        status = str(MaintenanceStatus.RE_SCHEDULED)
+    successor = _successor(known, notice)
+    existing_id = successor.id if successor is not None else stale.existing_id
+    return _Decision(Action.HISTORY, existing_id, stale.existing, status, late_links(known, notice, status))
 
 
 def _impacts(parsed: ParsedMaintenance, circuits: Mapping[str, int]) -> tuple[PlannedImpact, ...]:

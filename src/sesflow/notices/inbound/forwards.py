@@ -2,7 +2,7 @@
 ("---------- Forwarded message ---------", "Begin forwarded message:", "-----Original Message-----", or
 Outlook's bare "From: … Sent: …" header block), turned back into a mail the parser can read.
 
-Only a trusted forwarder's mail is read this way (see `inbound.pick_provider`): the original's From in the
+Only a trusted forwarder's mail is read this way (see `providers.pick_provider`): the original's From in the
 block is plain text anyone can write."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses, parsedate_to_datetime
 
 from sesflow.mail import ParsedMail
-from sesflow.notices.inbound_stored import date_of
+from sesflow.notices.inbound.headers import date_of
 
 _MARKERS = (
     r"-{3,}\s*Forwarded message\s*-{3,}",  # Gmail, Thunderbird

@@ -1,4 +1,5 @@
-"""A mail read back from the bucket (or a file), not from a receipt event: the receipt it would have had.
+"""The mail as SES's S3 action stored it: loaded for its receipt (the `load` step), or read back later from
+the bucket (or a file) with the receipt it would have had.
 
 SES's S3 action stores the mail with the headers SES added on top: `X-SES-Virus-Verdict`,
 `X-SES-Spam-Verdict`, `Received-SPF` and `Authentication-Results: amazonses.com; spf=…; dkim=…; dmarc=…`.
@@ -9,31 +10,32 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-from sesflow.mail import ParsedMail
-from sesflow.notices.providers import header_addresses
-from sesflow.notices.receipt import Receipt
+from sesflow.mail import ParsedMail, parse_mail
+from sesflow.notices.inbound.headers import date_of, header_addresses
+from sesflow.notices.inbound.receipt import VERDICTS, Receipt
+
+if TYPE_CHECKING:
+    from sesflow.notices.inbound.context import InboundDeps, InboundMail
+    from sesflow.notices.inbound.outcome import Outcome
 
 #: The authserv-id SES writes in the Authentication-Results header it adds.
 SES_AUTHSERV = "amazonses.com"
 _RESULT = re.compile(r"\b(spf|dkim|dmarc)=([a-z]+)", re.IGNORECASE)
 
 
-def date_of(mail: ParsedMail) -> datetime | None:
-    """The mail's Date header in UTC, or None when it has none or it cannot be read."""
-    try:
-        moment = parsedate_to_datetime(mail.header("Date") or "")
-    except (TypeError, ValueError, IndexError):
-        return None
-    # "-0000" means "zone unknown"; NetBox needs an aware time, and UTC is the reading RFC 5322 suggests.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def load(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
+    """The raw mail SES's S3 action stored; a missing object raises (S3 may lag; the retry reads it)."""
+    stored = deps.store.open(deps.settings.bucket, deps.settings.key_prefix + mail.receipt.message_id)
+    mail.loaded = parse_mail(stored.body)
+    return None
 
 
 def stored_verdicts(mail: ParsedMail) -> dict[str, str]:
     """The five verdicts as the receipt event names them, from SES's own headers (the first of each: SES
     prepends, so a copy further down came from the sender and is ignored)."""
-    verdicts = {name: "" for name in ("spf", "dkim", "dmarc", "virus", "spam")}
+    verdicts = dict.fromkeys(VERDICTS, "")
     verdicts["virus"] = (mail.header("X-SES-Virus-Verdict") or "").strip().upper()
     verdicts["spam"] = (mail.header("X-SES-Spam-Verdict") or "").strip().upper()
     ses_results = next(
