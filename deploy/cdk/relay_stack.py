@@ -37,6 +37,10 @@ class RelayStack(Stack):
         env: Environment | None = None,
         description: str | None = None,
     ) -> None:
+        """Mail's path top to bottom: key, buckets, queue, topics, table, function, receipt rule, alarms.
+
+        Each part adds its resources in this order, which is also their order in the template.
+        """
         super().__init__(scope, construct_id, env=env, description=description)
         self.settings = settings
         names = StackNames.of(self)
@@ -50,7 +54,11 @@ class RelayStack(Stack):
         self.function = RelayFunction(self, code, settings, environment)
         self.function.consume(self.queue.queue)
         targets = RoleTargets(
-            self.function.log_group, self.buckets, self.topics.fallback, self.key, self.table
+            log_group=self.function.log_group,
+            buckets=self.buckets,
+            fallback=self.topics.fallback,
+            key=self.key,
+            table=self.table,
         )
         grant_relay_role(self.function.role, settings, targets)
         self.receiving = RelayReceiving(self, names, self.buckets.incoming, settings)

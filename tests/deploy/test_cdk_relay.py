@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -137,6 +138,59 @@ def logical_id(template: Template, kind: str, properties: dict[str, Any] | None 
 )
 def test_resource_counts(minimal: Template, kind: str, count: int) -> None:
     minimal.resource_count_is(kind, count)
+
+
+#: A deployed stack's logical IDs: CloudFormation replaces a resource whose ID changes (and the retained
+#: buckets' fixed names would then collide), so how deploy/cdk divides its code must leave them alone.
+LOGICAL_IDS = {
+    "AWS679f53fac002430cb0da5b7982bd22872D164C4C",
+    "AWS679f53fac002430cb0da5b7982bd2287ServiceRoleC1EA0FF2",
+    "ActivateRuleSet3E62562C",
+    "ActivateRuleSetCustomResourcePolicyA902BA36",
+    "AlarmTopicD01E77F9",
+    "AlarmTopicPolicy309DB5F8",
+    "AlarmTopicalarmsexamplecomF366C947",
+    "AttachmentsBucket8E14A36F",
+    "AttachmentsBucketPolicy66DD7E0A",
+    "DeadLetterQueue9F481546",
+    "DeadLetterQueuePolicyB1FB890C",
+    "DeadLettersAlarm3F8DE0AC",
+    "FallbackTopic812624C5",
+    "FallbackTopicPolicy52B56FD2",
+    "FallbackTopicopsexamplecom7DCD1430",
+    "FunctionErrorsAlarm60070EC7",
+    "IdempotencyTable22A5A209",
+    "IncomingBucket8258DE13",
+    "IncomingBucketPolicyD1ACB2A5",
+    "IncomingQueue2DEF62EA",
+    "IncomingQueuePolicyD07B62B6",
+    "OldestMessageAlarm96719BF1",
+    "ReceiptRule",
+    "RelayAliasC63C5FF2",
+    "RelayAliasSqsEventSourceSesflowRelayIncomingQueue414CFE39D396F94B",
+    "RelayFunctionCurrentVersion1E3FB4ED",  # + a hash of the function's code and settings: new each deploy
+    "RelayFunctionD137DF95",
+    "RelayKey735F9B76",
+    "RelayLogs019433A2",
+    "RelayRoleDefaultPolicyF6F9CA99",
+    "RelayRoleF85CA969",
+    "RuleSet",
+    "TrafficSpikeAlarm3A41C650",
+}
+
+
+def test_logical_ids_and_outputs_stay_those_of_a_deployed_stack(full: Template) -> None:
+    template = full.to_json()
+    assert {re.sub(r"[0-9a-f]{32}$", "", logical) for logical in template["Resources"]} == LOGICAL_IDS
+    assert set(template["Outputs"]) == {
+        "IncomingBucketName",
+        "AttachmentsBucketName",
+        "QueueUrl",
+        "DeadLetterQueueUrl",
+        "FallbackTopicArn",
+        "ReceiptRuleSetName",
+        "FunctionName",
+    }
 
 
 def test_function_runtime_memory_and_code(full: Template) -> None:

@@ -11,6 +11,8 @@ from aws_cdk import Stack
 
 @dataclass(frozen=True)
 class StackNames:
+    """`prefix` starts the incoming bucket's name; `rule_set` and `rule` name the SES receipt rules."""
+
     prefix: str
     rule_set: str
     rule: str
