@@ -70,7 +70,7 @@ def test_each_function_holds_sesflow_and_its_runtime_dependencies(build: Path) -
     for function in FUNCTIONS:
         folder = build / function
         for path in (
-            "sesflow/notices/inbound.py",
+            "sesflow/notices/inbound/__init__.py",
             "sesflow/notices/outbound.py",
             "sesflow/notices/tracking.py",
         ):

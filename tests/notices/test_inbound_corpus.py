@@ -15,14 +15,26 @@ from sesflow.aws.clients import AwsClients
 from sesflow.aws.store import ObjectStore
 from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import ProviderSeed, SeedData, Seeded, seed_netbox
+from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN, NoticesApi
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices.inbound.context import InboundDeps
-from sesflow.notices.inbound.in_netbox import NoticesInNetBox
+from sesflow.notices.inbound.in_netbox import NoticesInNetBox, NoticesPreview
 from sesflow.notices.inbound.parser import provider_organizers
+from sesflow.notices.inbound.pipeline import process_loaded
+from sesflow.notices.inbound.receipt import GateDecision, Receipt
 
-from .conftest import BUCKET, CorpusRow, Inbox, corpus_path, corpus_rows, inbound_settings_for
+from .conftest import (
+    BUCKET,
+    PASS,
+    RECEIVED,
+    CorpusRow,
+    Inbox,
+    corpus_path,
+    corpus_rows,
+    inbound_settings_for,
+)
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
@@ -125,6 +137,34 @@ def test_corpus_mail_becomes_the_expected_maintenances(
         assert len(stored) == 1
         assert stored[0]["email_body"].strip()
         assert len(stored[0]["subject"]) <= 100
+
+
+@pytest.mark.parametrize("row", _cases())
+def test_a_plan_reaches_the_decision_its_apply_then_makes(
+    row: CorpusRow, isolated: Callable[[CorpusRow], tuple[Inbox, Seeded]], shared_netbox: NetBoxClient
+) -> None:
+    """The dry run is the same steps against a NetBox that only records writes: it writes nothing, and the
+    apply that follows plans the same windows and makes the writes the plan recorded."""
+    inbox, seeded = isolated(row)
+    [provider_id] = seeded.providers.values()
+    mail = parse_mail(corpus_path(row.provider, row.emls[0]).read_bytes())
+    source = provider_organizers()[row.provider]
+    receipt = Receipt("plan-then-apply", RECEIVED, source, (), "corpus", PASS)
+    preview = NoticesPreview(shared_netbox)
+    plan_deps = InboundDeps(inbox.deps.settings, inbox.deps.store, preview)
+    passed = GateDecision(None, "", None)
+
+    planned = process_loaded(receipt, mail, passed, plan_deps)
+    assert _provider_maintenances(shared_netbox, provider_id) == []
+    applied = process_loaded(receipt, mail, passed, inbox.deps)
+
+    assert (planned.result, applied.result) == ("planned", "applied"), applied.detail
+    assert [plan.describe() for plan in planned.plans] == [plan.describe() for plan in applied.plans]
+    assert [(a.created, a.changed) for a in planned.applied] == [
+        (a.created, a.changed) for a in applied.applied
+    ]
+    assert preview.would_write
+    assert len(_provider_maintenances(shared_netbox, provider_id)) == len(applied.plans)
 
 
 def _counts(client: NetBoxClient) -> Counter[str]:

@@ -123,12 +123,11 @@ def test_provider_missing_in_netbox_is_reported(
 
 
 def test_handler_raises_when_the_mail_is_not_in_s3_yet(inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    from botocore.exceptions import ClientError
-
+    from sesflow.aws.store import ObjectMissing
     from sesflow.notices.inbound import lambda_handler as inbound
 
     monkeypatch.setattr(inbound, "default_deps", lambda: inbox.deps)
-    with pytest.raises(ClientError):
+    with pytest.raises(ObjectMissing):
         inbound.handler(receipt_event("missing", source="mr@zayo.com"), _Context())
 
 

@@ -1,2 +1,2 @@
-"""The notices flows: provider maintenance mail in (sender → parser → NetBox maintenances, impacts and
-event notifications), and the typed edge over circuit-maintenance-parser they share."""
+"""The notices flows: provider maintenance mail in (`inbound`: sender → parser → NetBox maintenances, impacts
+and event notifications), and NetBox's notifications out to customers (`outbound`, `tracking`)."""

@@ -59,9 +59,9 @@ def process_in_hand(
     return _through(IN_HAND, InboundMail(receipt, mail, vouched=vouched), deps)
 
 
-def process_loaded(receipt: Receipt, mail: ParsedMail, gate: GateDecision, deps: InboundDeps) -> Outcome:
-    """A mail already loaded and past the gate."""
-    return _through(AFTER_LOAD, InboundMail(receipt, mail, gate=gate), deps)
+def process_loaded(receipt: Receipt, mail: ParsedMail, passed: GateDecision, deps: InboundDeps) -> Outcome:
+    """A mail already loaded and past the gate (`passed`: its decision, or a pass when nothing gates)."""
+    return _through(AFTER_LOAD, InboundMail(receipt, mail, gate=passed), deps)
 
 
 def _through(

@@ -26,7 +26,8 @@ _RESULT = re.compile(r"\b(spf|dkim|dmarc)=([a-z]+)", re.IGNORECASE)
 
 
 def load(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
-    """The raw mail SES's S3 action stored; a missing object raises (S3 may lag; the retry reads it)."""
+    """The raw mail SES's S3 action stored; a missing one raises `ObjectMissing` (S3 may lag; Lambda's
+    retry reads it)."""
     stored = deps.store.open(deps.settings.bucket, deps.settings.key_prefix + mail.receipt.message_id)
     mail.loaded = parse_mail(stored.body)
     return None
