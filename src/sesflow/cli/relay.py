@@ -7,7 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,9 +17,10 @@ from rich.table import Table
 from sesflow.aws.clients import default_clients
 from sesflow.aws.store import ObjectStore
 from sesflow.config import ConfigError, Flow, RelaySettings, load_settings
-from sesflow.mail import parse_mail
-from sesflow.relay.preview import Preview, preview
 from sesflow.relay.records import MailLocation, notification_for
+
+if TYPE_CHECKING:
+    from sesflow.relay.dry_run import DryRun
 
 relay_app = typer.Typer(help="Operate the IoT mail relay.", no_args_is_help=True)
 console = Console()
@@ -64,13 +65,7 @@ def process(
     settings = _settings(dry_run=dry_run)
     clients = default_clients()
     if dry_run:
-        if source.startswith("s3://"):
-            bucket, key = _split_s3_uri(source)
-            raw = clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            message_id = Path(key).name
-        else:
-            raw, message_id = Path(source).read_bytes(), Path(source).stem
-        _print_preview(preview(parse_mail(raw), message_id, settings))
+        _print_dry_run(_dry_run(source, settings))
         return
     if source.startswith("s3://"):
         bucket, key = _split_s3_uri(source)
@@ -95,29 +90,58 @@ def process(
             console.print(f"skipped: {outcome.reason}")
 
 
-def _print_preview(plan: Preview) -> None:
-    console.print(f"from:     {escape(str(plan.sender))}")
-    console.print(f"subject:  {escape(plan.subject)}")
-    if plan.defects:
-        console.print(f"defects:  {', '.join(plan.defects)} (tolerated)")
-    if plan.refusal:
-        console.print(f"[yellow]would not relay[/yellow]: {plan.refusal}: {escape(plan.detail)}")
+def _dry_run(source: str, settings: RelaySettings) -> DryRun:
+    """The relay's own steps on the mail, reading it (from S3 or a file) and writing nothing."""
+    from sesflow.relay.dry_run import run_dry
+
+    if source.startswith("s3://"):
+        bucket, key = _split_s3_uri(source)
+        raw = ObjectStore(default_clients().s3).open(bucket, key).body.read()
     else:
+        # The file's name stands for SES's message id, as the object's name does in S3.
+        raw, bucket, key = Path(source).read_bytes(), settings.incoming_bucket, Path(source).stem
+    return run_dry(raw, MailLocation(bucket, key, len(raw), ""), settings)
+
+
+def _print_dry_run(run: DryRun) -> None:
+    from sesflow.relay.outcomes import Relayed
+
+    console.print(f"from:     {escape(str(run.mail.sender))}")
+    console.print(f"subject:  {escape(run.mail.subject)}")
+    if run.defects:
+        console.print(f"defects:  {', '.join(run.defects)} (tolerated)")
+    outcome = run.outcome
+    if isinstance(outcome, Relayed):
         console.print(
-            f"[green]would relay[/green] to {len(plan.recipients)} recipient(s) in {plan.sends} send(s):"
+            f"[green]would relay[/green] to {len(outcome.recipients)} recipient(s) "
+            f"in {len(run.envelopes)} send(s):"
         )
-        for address in plan.recipients:
+        for address in outcome.recipients:
             console.print(f"  {escape(address)}")
-    if plan.left_out:
-        console.print(f"left out:  {escape(', '.join(plan.left_out))}")
-    if plan.attachments:
-        table = Table(title="attachments")
-        for column in ("file", "type", "bytes", "goes to"):
-            table.add_column(column)
-        for item in plan.attachments:
-            table.add_row(escape(item.filename), item.content_type, str(item.size), escape(item.destination))
-        console.print(table)
+    else:
+        console.print(f"[yellow]would not relay[/yellow]: {outcome.reason}: {escape(outcome.detail)}")
+        if outcome.kept_at != run.mail.location.key:
+            console.print(f"would move it to {escape(str(outcome.kept_at))}")
+    left_out = run.mail.refused_recipients + run.mail.invalid_recipients
+    if left_out:
+        console.print(f"left out:  {escape(', '.join(left_out))}")
+    if isinstance(outcome, Relayed):
+        _print_attachments(run)
     console.print("[dim]dry run: nothing was written or sent[/dim]")
+
+
+def _print_attachments(run: DryRun) -> None:
+    offloaded = run.mail.offloaded
+    if not offloaded.stored and not offloaded.kept_inline:
+        return
+    table = Table(title="attachments")
+    for column in ("file", "type", "bytes", "goes to"):
+        table.add_column(column)
+    for stored in offloaded.stored:
+        table.add_row(escape(stored.filename), stored.content_type, str(stored.size), escape(stored.key))
+    for inline in offloaded.kept_inline:
+        table.add_row(escape(inline.filename), inline.content_type, str(inline.size), "inline")
+    console.print(table)
 
 
 def parse_duration(text: str) -> timedelta:
