@@ -5,14 +5,11 @@ Each template is synthesized once per module: CDK runs on node through jsii, a f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,33 +24,15 @@ from aws_cdk.assertions import Match, Template
 
 from sesflow.config import COMMON_VARIABLES, VARIABLES, Flow, load_settings
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_DIR = REPO / "deploy" / "cdk"
+from .cdk_support import REPO, REQUIRED, cdk_app_module, relay_stack_module
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    """Import a deploy/cdk module by path; app.py imports its siblings by their bare names."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sys.path.insert(0, str(CDK_DIR))  # `cdk synth` runs app.py from deploy/cdk: its siblings import by bare name
-relay_stack = _load("relay_stack", CDK_DIR / "relay_stack.py")
-cdk_app = _load("sesflow_cdk_app", CDK_DIR / "app.py")
+relay_stack = relay_stack_module()
+cdk_app = cdk_app_module()
 from relay_parts import description, permissions  # noqa: E402
 from relay_parts.context import ContextError, RelayContext  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
-REQUIRED = {
-    "SenderEmail": "relay@ingest.example.com",
-    "RecipientEmail": "devices@ingest.example.com",
-    "ConfigurationSetName": "relay-tracking",
-}
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:relay-signing-AbCdEf"
 FULL = {
     **REQUIRED,

@@ -4,15 +4,12 @@ synthesizes the app (the npm `latest` CLI, 3.x, cannot read aws-cdk-lib 2's outp
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,14 +24,13 @@ from aws_cdk import aws_s3 as s3
 from sesflow.resources import RESOURCES
 
 from ..harness.tools import tool_path
+from .cdk_support import CDK_DIR, REPO, REQUIRED, cdk_app_module, relay_stack_module
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_DIR = REPO / "deploy" / "cdk"
-REQUIRED = {
-    "SenderEmail": "relay@ingest.example.com",
-    "RecipientEmail": "devices@ingest.example.com",
-    "ConfigurationSetName": "relay-tracking",
-}
+relay_stack = relay_stack_module()
+cdk_app = cdk_app_module()
+from relay_parts import description, nag  # noqa: E402
+from relay_parts.context import RelayContext  # noqa: E402
+
 FULL = {
     **REQUIRED,
     "ActivateRuleSet": "true",
@@ -42,22 +38,6 @@ FULL = {
     "FallbackEmail": "ops@example.com",
     "AlarmEmail": "alarms@example.com",
 }
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sys.path.insert(0, str(CDK_DIR))  # `cdk synth` runs app.py from deploy/cdk: its siblings import by bare name
-relay_stack = _load("relay_stack", CDK_DIR / "relay_stack.py")
-cdk_app = _load("sesflow_cdk_app", CDK_DIR / "app.py")
-from relay_parts import description, nag  # noqa: E402
-from relay_parts.context import RelayContext  # noqa: E402
 
 
 def synthesize(context: dict[str, str], outdir: Path, *, extra: Any = None) -> dict[str, Any]:

@@ -160,7 +160,9 @@ def test_the_relay_stack_comes_up_on_moto(client: Callable[[str], Any], tmp_path
     import aws_cdk as cdk
     from aws_cdk import aws_lambda as lambda_
 
-    from .test_cdk_synth import REQUIRED, relay_stack
+    from .cdk_support import REQUIRED, relay_stack_module
+
+    relay_stack = relay_stack_module()
 
     app = cdk.App(context=REQUIRED, outdir=str(tmp_path))
     stack = relay_stack.RelayStack(
