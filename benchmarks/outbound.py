@@ -40,7 +40,9 @@ from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN, NoticesApi
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices.claims import ClaimTable
-from sesflow.notices.outbound import OutboundDeps, Sent, send_ready
+from sesflow.notices.outbound.delivery import OutboundDeps
+from sesflow.notices.outbound.outcomes import Sent
+from sesflow.notices.outbound.schedule import send_ready
 from sesflow.resources import RESOURCES
 
 NOTIFICATIONS = 200

@@ -30,7 +30,7 @@ NEVER_AT_IMPORT = {
     "email_validator",  # the settings that name an address, the first recipient checked
     "dns",
     "aws_lambda_powertools.event_handler",  # outbound's webhook only
-    "sesflow.notices.webhook",
+    "sesflow.notices.outbound.webhook",
     "aws_lambda_powertools.utilities.parameters",  # Secrets Manager: only with a secret configured
     "sesflow.local",
     "sesflow.cli",

@@ -21,7 +21,8 @@ import pytest
 from sesflow import snapstart
 from sesflow.aws.clients import default_clients
 from sesflow.config import outbound_settings
-from sesflow.notices import outbound
+from sesflow.notices.outbound import lambda_handler as outbound
+from sesflow.notices.outbound.delivery import OutboundDeps
 
 pytestmark = pytest.mark.unit
 
@@ -54,7 +55,7 @@ def restored_containers(mode: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def primed(monkeypatch: pytest.MonkeyPatch) -> Iterator[outbound.OutboundDeps]:
+def primed(monkeypatch: pytest.MonkeyPatch) -> Iterator[OutboundDeps]:
     """The outbound handler in this process, as Lambda leaves it just before the snapshot."""
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
@@ -85,11 +86,11 @@ def test_renewed_containers_draw_their_own_values_and_wire_afresh() -> None:
     assert first["message_id"] != second["message_id"]
 
 
-def test_priming_wires_the_handler_and_loads_what_its_events_load(primed: outbound.OutboundDeps) -> None:
+def test_priming_wires_the_handler_and_loads_what_its_events_load(primed: OutboundDeps) -> None:
     import sys
 
     assert outbound.default_deps() is primed
-    assert {"css_inline", "email_validator", "sesflow.notices.webhook"} <= sys.modules.keys()
+    assert {"css_inline", "email_validator", "sesflow.notices.outbound.webhook"} <= sys.modules.keys()
 
 
 def test_hooks_run_in_lambdas_order_once_per_module(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,8 +36,10 @@ from sesflow.local.workers import QueueWorker, resolve_handler
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN
 from sesflow.netbox.retry import RetryPolicy
-from sesflow.notices import outbound, tracking
+from sesflow.notices import tracking
 from sesflow.notices.claims import EVIDENCE_WAIT_SECONDS as EVIDENCE_WAIT_SECONDS_DEPLOYED
+from sesflow.notices.outbound import lambda_handler as outbound
+from sesflow.notices.outbound.delivery import Delivery
 from sesflow.notices.tracking import wiring as tracking_wiring
 from sesflow.resources import RESOURCES
 
@@ -122,26 +124,33 @@ TRACKING_LEASE_SECONDS = 2.0
 STEPS_SEEN: list[tuple[float, str, str, int, str, bool, tuple[int, ...]]] = []
 
 
-def step_checkpoint(step: str, delivery: outbound.Delivery) -> None:
-    claim = delivery.claim
-    STEPS_SEEN.append(
-        (
-            time.time(),
-            threading.current_thread().name,
-            step,
-            delivery.notification_id,
-            claim.owner[:8] if claim else "",
-            claim.taken_over if claim else False,
-            tuple(sorted(delivery.message_ids)),
+class RecordSteps:
+    """A step hook that records every step of every run; the kill points are the pipeline's own hook."""
+
+    def before(self, flow: str, step: str, context: object) -> None:
+        pass
+
+    def after(self, flow: str, step: str, context: object) -> None:
+        if not isinstance(context, Delivery):
+            return
+        claim = context.claim if context.is_claimed else None
+        STEPS_SEEN.append(
+            (
+                time.time(),
+                threading.current_thread().name,
+                step,
+                context.notification_id,
+                claim.owner[:8] if claim else "",
+                claim.taken_over if claim else False,
+                tuple(sorted(context.message_ids)),
+            )
         )
-    )
-    faults.checkpoint("outbound", step)
 
 
 def outbound_with_kill_points(event: dict[str, Any], context: Any) -> Any:
-    """The outbound function with its step observer calling the kill hook, and a short lease."""
+    """The outbound function with its steps recorded, and a short lease (its kill points are always on)."""
     deps = outbound.default_deps()
-    deps.on_step = step_checkpoint
+    deps.hooks = (RecordSteps(),)
     deps.claims.lease_seconds = LEASE_SECONDS
     deps.claims.evidence_wait_seconds = EVIDENCE_WAIT_SECONDS
     return outbound.handler(event, context)

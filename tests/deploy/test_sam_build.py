@@ -71,7 +71,7 @@ def test_each_function_holds_sesflow_and_its_runtime_dependencies(build: Path) -
         folder = build / function
         for path in (
             "sesflow/notices/inbound/__init__.py",
-            "sesflow/notices/outbound.py",
+            "sesflow/notices/outbound/__init__.py",
             "sesflow/notices/tracking.py",
         ):
             assert (folder / path).is_file(), f"{function}: {path} missing"

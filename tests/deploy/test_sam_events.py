@@ -19,18 +19,20 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from sesflow.netbox.records import PreparedNotification
-from sesflow.notices import outbound, tracking
+from sesflow.notices import tracking
+from sesflow.notices.outbound import lambda_handler as outbound_handler
+from sesflow.notices.outbound.events import ScheduledPoll, WebhookRequest, read_event
+from sesflow.notices.outbound.webhook import WebhookAnswer, webhook_resolver
 from sesflow.notices.receipt import check_gate, read_receipts
 from sesflow.notices.rounds import round_of
 from sesflow.notices.tracking import wiring as tracking_wiring
 from sesflow.notices.tracking.events import EventType, read_message
-from sesflow.notices.webhook import WebhookAnswer, webhook_resolver
 
 from ..conftest import DEVICE_MAIL
 from ..notices.conftest import BUCKET, PREFIX, corpus_path
 
 #: The module, under a name the `outbound` fixture does not shadow.
-outbound_module = outbound
+outbound_module = outbound_handler
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "deploy" / "sam" / "events"
 RELAY_EVENT = REPO / "deploy" / "cdk" / "events" / "relay_sqs_s3.json"
@@ -106,8 +108,8 @@ def test_sqs_records_carry_the_md5_of_their_body(name: str) -> None:
 @pytest.mark.unit
 def test_the_outbound_handler_tells_its_two_triggers_apart() -> None:
     schedule, webhook = event("outbound_schedule.json"), event("outbound_webhook.json")
-    assert outbound.is_scheduled_event(schedule) and not outbound.is_http_event(schedule)
-    assert outbound.is_http_event(webhook) and not outbound.is_scheduled_event(webhook)
+    assert isinstance(read_event(schedule), ScheduledPoll)
+    assert isinstance(read_event(webhook), WebhookRequest)
 
 
 @pytest.mark.unit

@@ -20,7 +20,8 @@ from typing import Any
 from sesflow import snapstart
 from sesflow.aws.clients import default_clients
 from sesflow.aws.ses import _backoff
-from sesflow.notices import outbound
+from sesflow.notices.outbound import lambda_handler as outbound
+from sesflow.notices.outbound.delivery import OutboundDeps
 
 OUTBOUND = "sesflow.notices.outbound"
 CONTAINERS = 2
@@ -35,7 +36,7 @@ def draws() -> dict[str, Any]:
     }
 
 
-def container(renew: bool, primed: outbound.OutboundDeps) -> dict[str, Any]:
+def container(renew: bool, primed: OutboundDeps) -> dict[str, Any]:
     if not renew:
         return draws()
     snapstart.after_restore(OUTBOUND)

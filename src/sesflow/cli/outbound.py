@@ -20,7 +20,9 @@ from sesflow.notices.claims import Claim, ClaimState
 # sesflow.notices.outbound needs the `notices` extra (css-inline): imported where a command runs, so that
 # `sesflow[cli]` alone starts.
 if TYPE_CHECKING:
-    from sesflow.notices.outbound import OutboundDeps
+    from sesflow.mail.compose import Composition
+    from sesflow.notices.outbound.delivery import OutboundDeps
+    from sesflow.notices.outbound.outcomes import Attempt
 
 app = typer.Typer(help="Prepared notifications → SES → `sent`.", no_args_is_help=True)
 console = Console()
@@ -46,7 +48,7 @@ def _notices(settings: OutboundSettings) -> NoticesApi:
 
 
 def _print_mime(notification: PreparedNotification, settings: OutboundSettings) -> None:
-    from sesflow.notices.outbound import composition_of, valid_recipients
+    from sesflow.notices.outbound.compose import composition_of, valid_recipients
     from sesflow.notices.rounds import round_of
 
     recipients, invalid = valid_recipients(notification.recipients)
@@ -58,12 +60,23 @@ def _print_mime(notification: PreparedNotification, settings: OutboundSettings) 
     composition = composition_of(
         notification, recipients, settings, round_id=round_of(notification), date=datetime.now(UTC)
     )
+    _print_composition(composition)
+
+
+def _print_composition(composition: Composition) -> None:
     for header in composition.refused_headers:
         console.print(f"[yellow]header {header} would not be applied[/yellow]")
     for mail in composition.mails:
         console.rule(f"part {mail.part} of {len(composition.mails)}: {len(mail.recipients)} recipients")
         console.print(f"envelope: {', '.join(mail.recipients)}", markup=False, soft_wrap=True)
         console.print(mail.raw.decode("ascii", errors="replace"), markup=False, highlight=False)
+
+
+def _print_outcome(outcome: Attempt) -> None:
+    console.print(f"notification {outcome.notification_id}: {outcome.result}", markup=False)
+    for name, value in vars(outcome).items():
+        if name not in {"notification_id", "result"} and value:
+            console.print(f"  {name}: {value}", markup=False)
 
 
 @app.command("preview")
@@ -80,27 +93,47 @@ def preview_command(notification_id: Annotated[int, typer.Argument(help="prepare
 def send_command(
     notification_id: Annotated[int, typer.Argument(help="prepared notification id")],
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="print what would be sent; claim nothing")
+        bool, typer.Option("--dry-run", help="the same steps, read-only: print what would be sent")
     ] = False,
 ) -> None:
     """Send one `ready` notification now, through the same claim as the schedule and the webhook."""
-    from sesflow.notices.outbound import deps_from, report, send_one
+    from sesflow.notices.outbound.lambda_handler import deps_from
+    from sesflow.notices.outbound.outcomes import Result, report
+    from sesflow.notices.outbound.pipeline import send_one
 
     if dry_run:
-        settings = _settings(_PREVIEW_PLACEHOLDERS)
-        notification = _notices(settings).get_prepared_notification(notification_id)
-        console.print(f"status: {notification.status}")
-        _print_mime(notification, settings)
+        _dry_run(notification_id)
         return
     deps = deps_from(_settings(), default_clients(), workers=1)
     outcome = send_one(notification_id, deps)
     report(outcome)
-    console.print(f"notification {notification_id}: {outcome.result}", markup=False)
-    for name, value in vars(outcome).items():
-        if name not in {"notification_id", "result"} and value:
-            console.print(f"  {name}: {value}", markup=False)
-    if outcome.result == "rejected":
+    _print_outcome(outcome)
+    if outcome.result == Result.REJECTED:
         raise typer.Exit(1)
+
+
+def _dry_run(notification_id: int) -> None:
+    """The steps of a real send with read-only adapters: the decision it would reach, and the mail."""
+    from sesflow.notices.claims import Claims, ClaimTable
+    from sesflow.notices.outbound.delivery import OutboundDeps
+    from sesflow.notices.outbound.dry_run import LastComposed, ReadOnlyClaimStore, RecordingSender, read_only
+    from sesflow.notices.outbound.pipeline import send_one
+
+    settings = _settings(_PREVIEW_PLACEHOLDERS)
+    table = settings.common.idempotency_table
+    # Without an IDEMPOTENCY_TABLE (nor AWS) the claims are not read: every claim is granted.
+    has_table = table != _PREVIEW_PLACEHOLDERS["IDEMPOTENCY_TABLE"]
+    claims = ClaimTable(table, default_clients().dynamodb) if has_table else Claims(ReadOnlyClaimStore())
+    composed = LastComposed()
+    deps = read_only(
+        OutboundDeps(settings, _notices(settings), claims, RecordingSender(), workers=1), hooks=(composed,)
+    )
+    outcome = send_one(notification_id, deps)
+    for delivery in composed.deliveries:
+        console.print(f"status: {delivery.notification.status}")
+        _print_composition(delivery.composition)
+    _print_outcome(outcome)
+    console.print("dry run: nothing was sent, claimed or written", markup=False)
 
 
 def _when(epoch: float | None) -> str:
@@ -135,7 +168,7 @@ def why_pending(claim: Claim | None, round_id: str, deps: OutboundDeps) -> str:
 @app.command("pending")
 def pending_command() -> None:
     """List `ready` notifications with their claim: new, being sent, stuck, or backing off, and why."""
-    from sesflow.notices.outbound import deps_from
+    from sesflow.notices.outbound.lambda_handler import deps_from
     from sesflow.notices.rounds import round_of
 
     deps = deps_from(_settings(), default_clients(), workers=1)

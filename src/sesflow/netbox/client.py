@@ -106,8 +106,13 @@ class NetBoxClient:
         cls,
         settings: NetBoxSettings,
         read_secret: SecretReader | None = None,
+        *,
+        pool_size: int | None = None,
         **options: Unpack[ClientOptions],
     ) -> NetBoxClient:
+        """`pool_size`: connections kept to NetBox, as many as the threads that use the client at once."""
+        if pool_size is not None:
+            options["pool"] = urllib3.PoolManager(maxsize=pool_size)
         return cls(settings.url, token_source(settings, read_secret), **options)
 
     def request(

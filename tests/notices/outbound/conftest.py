@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -28,7 +28,7 @@ from sesflow.netbox.notices import PLUGIN, NoticesApi
 from sesflow.netbox.records import NotificationStatus
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices.claims import ClaimTable
-from sesflow.notices.outbound import OutboundDeps
+from sesflow.notices.outbound.delivery import OutboundDeps
 from sesflow.resources import RESOURCES
 
 # `netbox`, `clean_netbox`, `nb_client` and `notices` come from tests/notices/conftest.py; only `seeded` is
@@ -191,6 +191,22 @@ class Outbound:
 
     def journal(self, notification_id: int) -> str:
         return "\n".join(entry.comments for entry in self.notices.journal_entries(notification_id))
+
+
+class AfterStep:
+    """A step hook that calls `action` with the delivery each time the named step (or milestone) is done:
+    a test changes the world between two steps with it."""
+
+    def __init__(self, step: str, action: Callable[[Any], None]) -> None:
+        self.step = step
+        self.action = action
+
+    def before(self, flow: str, step: str, context: object) -> None:
+        pass
+
+    def after(self, flow: str, step: str, context: object) -> None:
+        if step == self.step:
+            self.action(context)
 
 
 @pytest.fixture

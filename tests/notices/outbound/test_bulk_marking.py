@@ -12,16 +12,11 @@ import pytest
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import VERSION_FIELDS, NoticesApi
 from sesflow.netbox.records import NotificationStatus, NotificationVersion
-from sesflow.notices.outbound import (
-    SENDING_STEPS,
-    Delivery,
-    Sent,
-    mark_in_bulk,
-    ready_notifications,
-    round_of,
-    run_steps,
-    send_ready,
-)
+from sesflow.notices.outbound.delivery import Delivery
+from sesflow.notices.outbound.outcomes import Sent
+from sesflow.notices.outbound.pipeline import SENDING, run_steps
+from sesflow.notices.outbound.schedule import mark_in_bulk, send_ready
+from sesflow.notices.rounds import round_of
 
 from ...netbox.fault_proxy import FaultProxy
 from .conftest import NOTIFICATIONS, Outbound, sent_mails
@@ -149,9 +144,9 @@ def test_a_refused_batch_costs_two_bulk_patches_and_one_read_and_patch_per_refus
     client = NetBoxClient(proxy.url, outbound.server.tokens.admin)
     deps = outbound.deps(client=client)
     deliveries = []
-    for notification in ready_notifications(deps.notices):
+    for notification in deps.notices.ready_notifications():
         delivery = Delivery(notification, round_of(notification))
-        assert run_steps(delivery, deps, SENDING_STEPS) is None  # sent, not yet marked
+        assert run_steps(delivery, deps, SENDING) is None  # sent, not yet marked
         deliveries.append(delivery)
     outbound.notices.transition(moving, NotificationStatus.SENT, message="marked by tracking")
     outbound.notices.transition(moving, NotificationStatus.DELIVERED, message="delivered")

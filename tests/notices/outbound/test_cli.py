@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sesflow.cli.notices import notices_app
-from sesflow.notices.outbound import send_one, send_ready
+from sesflow.notices.outbound.pipeline import send_one
+from sesflow.notices.outbound.schedule import send_ready
 
 from .conftest import CONFIGURATION_SET, FROM, TABLE, Outbound, sent_mails
 

@@ -11,7 +11,8 @@ import pytest
 
 from sesflow.mail.addresses import ValidAddress, validate_address
 from sesflow.mail.compose import NoticeContent, check_header, compose_notification, inline_css
-from sesflow.notices.outbound import Sent, send_ready
+from sesflow.notices.outbound.outcomes import Sent
+from sesflow.notices.outbound.schedule import send_ready
 
 from .conftest import Outbound, parsed, sent_mails
 

@@ -1,8 +1,8 @@
 """A run killed after each step, then the next run: exactly one mail each time, and NetBox ends `sent`.
 
-The kill is a BaseException raised from the step observer: like a real crash, it skips every `except
-Exception` clean-up, so the claim is left exactly as the dead run left it. Each runs against a NetBox with
-ETags and If-Match (4.6+) and against one without (4.5)."""
+The kill is `StopRun`, a BaseException raised by a step hook (`StopAfter`): like a real crash, it skips
+every `except Exception` clean-up, so the claim is left exactly as the dead run left it. Each runs against a
+NetBox with ETags and If-Match (4.6+) and against one without (4.5)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from sesflow.notices.claims import LEASE_SECONDS, ClaimState
-from sesflow.notices.outbound import Delivery, OutboundDeps, Sent, Skipped, send_ready
+from sesflow.notices.outbound.delivery import OutboundDeps
+from sesflow.notices.outbound.outcomes import Sent, Skipped
+from sesflow.notices.outbound.schedule import send_ready
+from sesflow.pipeline import StopAfter, StopRun
 
 from .conftest import NETBOX_MODES, Outbound, sent_mails, sent_notification_ids
 
@@ -22,23 +25,11 @@ pytestmark = [
 ]
 
 
-class Killed(BaseException):
-    """The process died here."""
-
-
-def killed_after(step: str) -> Any:
-    def observe(name: str, delivery: Delivery) -> None:
-        if name == step:
-            raise Killed(step)
-
-    return observe
-
-
 def crash_then_recover(outbound: Outbound, step: str) -> tuple[int, OutboundDeps]:
     [notification_id] = outbound.ready()
     crashing = outbound.deps()
-    crashing.on_step = killed_after(step)
-    with pytest.raises(Killed):
+    crashing.hooks = (StopAfter(step),)
+    with pytest.raises(StopRun):
         send_ready(crashing)
     return notification_id, outbound.deps()
 
@@ -103,10 +94,10 @@ def test_crash_inside_the_send_call_waits_the_bound_then_sends(outbound: Outboun
     crashing = outbound.deps()
 
     def die(**_: Any) -> None:
-        raise Killed("inside SendEmail")
+        raise StopRun("inside SendEmail")
 
     outbound.aws.sesv2.meta.events.register("before-send.sesv2.SendEmail", die, unique_id="die")
-    with pytest.raises(Killed):
+    with pytest.raises(StopRun):
         send_ready(crashing)
     outbound.aws.sesv2.meta.events.unregister("before-send.sesv2.SendEmail", unique_id="die")
     assert sent_mails() == []

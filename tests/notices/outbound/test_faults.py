@@ -11,11 +11,12 @@ from sesflow.aws.ses import SendRateLimiter, SesSender
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.retry import RetryPolicy
 from sesflow.notices.claims import FIRST_BACKOFF_SECONDS, ClaimState
-from sesflow.notices.outbound import Delivery, Failed, Rejected, Sent, send_ready
+from sesflow.notices.outbound.outcomes import Failed, Rejected, Sent
+from sesflow.notices.outbound.schedule import send_ready
 
 from ...harness.aws_faults import fail_sends
 from ...netbox.fault_proxy import UNAVAILABLE, Fault, FaultProxy, throttled
-from .conftest import FROM, Outbound, sent_mails
+from .conftest import FROM, AfterStep, Outbound, sent_mails
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
@@ -89,20 +90,14 @@ def proxy(outbound: Outbound) -> Iterator[FaultProxy]:
     running.close()
 
 
-def faults_before_the_patch(proxy: FaultProxy, *faults: Fault) -> object:
-    def observe(step: str, delivery: Delivery) -> None:
-        if step == "send":  # the mail went; what follows is marking it `sent`
-            proxy.targeted.extend(("PATCH ", fault) for fault in faults)
-
-    return observe
+def faults_before_the_patch(proxy: FaultProxy, *faults: Fault) -> AfterStep:
+    # the mail went; what follows is marking it `sent`
+    return AfterStep("send", lambda _: proxy.targeted.extend(("PATCH ", fault) for fault in faults))
 
 
-def faults_after_the_send(proxy: FaultProxy, *faults: Fault) -> object:
-    def observe(step: str, delivery: Delivery) -> None:
-        if step == "send":  # every request from now on, the read before the PATCH too
-            proxy.faults.extend(faults)
-
-    return observe
+def faults_after_the_send(proxy: FaultProxy, *faults: Fault) -> AfterStep:
+    # every request from now on, the read before the PATCH too
+    return AfterStep("send", lambda _: proxy.faults.extend(faults))
 
 
 def test_netbox_5xx_and_429_on_the_patch_are_retried_without_sending_again(
@@ -113,7 +108,7 @@ def test_netbox_5xx_and_429_on_the_patch_are_retried_without_sending_again(
         proxy.url, outbound.server.tokens.admin, retry=RetryPolicy(deadline=10, base_delay=0.05)
     )
     deps = outbound.deps(client=client)
-    deps.on_step = faults_before_the_patch(proxy, UNAVAILABLE, throttled("0"))  # type: ignore[assignment]
+    deps.hooks = (faults_before_the_patch(proxy, UNAVAILABLE, throttled("0")),)
 
     [outcome] = send_ready(deps)
 
@@ -132,7 +127,7 @@ def test_patch_failing_for_good_is_finished_by_the_next_run_without_a_second_mai
         proxy.url, outbound.server.tokens.admin, retry=RetryPolicy(deadline=5, base_delay=0.05)
     )
     deps = outbound.deps(client=client)
-    deps.on_step = faults_after_the_send(proxy, *[UNAVAILABLE] * 50)  # type: ignore[assignment]
+    deps.hooks = (faults_after_the_send(proxy, *[UNAVAILABLE] * 50),)
 
     [failed] = send_ready(deps)
 
@@ -141,7 +136,7 @@ def test_patch_failing_for_good_is_finished_by_the_next_run_without_a_second_mai
     claim = deps.claims.get(notification_id)
     assert claim is not None and claim.state is ClaimState.SENT and claim.lease_until == 0
     proxy.faults.clear()
-    deps.on_step = lambda step, delivery: None
+    deps.hooks = ()
     [outcome] = send_ready(deps)  # the next poll: the ids are recorded, only the PATCH is left
     assert isinstance(outcome, Sent)
     assert len(sent_mails()) == 1

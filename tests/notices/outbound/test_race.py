@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from sesflow.netbox.records import NotificationStatus
-from sesflow.notices.outbound import Attempt, Delivery, Sent, send_one, send_ready
+from sesflow.notices.outbound.outcomes import Attempt, Sent
+from sesflow.notices.outbound.pipeline import send_one
+from sesflow.notices.outbound.schedule import send_ready
 
-from .conftest import NETBOX_MODES, NO_ETAG, Outbound, sent_mails, sent_notification_ids
+from .conftest import NETBOX_MODES, NO_ETAG, AfterStep, Outbound, sent_mails, sent_notification_ids
 
 pytestmark = [
     pytest.mark.netbox,
@@ -60,15 +62,15 @@ def test_webhook_racing_two_schedules_sends_each_notification_once(outbound: Out
     assert {item.status for item in outbound.notices.prepared_notifications()} == {"sent"}
 
 
-def after_the_send(change: Callable[[], None]) -> Callable[[str, Delivery], None]:
-    """A step observer that lets another writer change the notification once, between SES and the PATCH."""
+def after_the_send(change: Callable[[], None]) -> AfterStep:
+    """A step hook that lets another writer change the notification once, between SES and the PATCH."""
     pending = [change]
 
-    def observe(step: str, delivery: Delivery) -> None:
-        if step == "send" and pending:
+    def observe(_: object) -> None:
+        if pending:
             pending.pop()()
 
-    return observe
+    return AfterStep("send", observe)
 
 
 def test_a_mark_that_finds_the_notification_moved_on_leaves_it_there(outbound: Outbound) -> None:
@@ -79,7 +81,7 @@ def test_a_mark_that_finds_the_notification_moved_on_leaves_it_there(outbound: O
         outbound.notices.transition(notification_id, NotificationStatus.DELIVERED, message="delivered")
 
     deps = outbound.deps()
-    deps.on_step = after_the_send(tracking_marks_it_and_ses_delivers)
+    deps.hooks = (after_the_send(tracking_marks_it_and_ses_delivers),)
 
     outcome = send_one(notification_id, deps)
 
@@ -104,7 +106,7 @@ def test_a_mark_that_meets_a_new_approval_leaves_that_approval_to_the_next_run(
             outbound.notices.transition(notification_id, status, message=f"test: {status}")
 
     deps = outbound.deps()
-    deps.on_step = after_the_send(bounced_and_approved_again)
+    deps.hooks = (after_the_send(bounced_and_approved_again),)
 
     assert isinstance(send_one(notification_id, deps), Sent) and len(sent_mails()) == 1
     after = outbound.notices.get_prepared_notification(notification_id)

@@ -7,17 +7,11 @@ import pytest
 
 from sesflow.local.http_api import api_event
 from sesflow.local.lambda_context import LocalLambdaContext
-from sesflow.notices.outbound import (
-    Sent,
-    Skipped,
-    UnknownEvent,
-    deliver,
-    handler,
-    is_http_event,
-    is_scheduled_event,
-    ready_notifications,
-    send_ready,
-)
+from sesflow.notices.outbound import handler
+from sesflow.notices.outbound.events import ScheduledPoll, UnknownEvent, WebhookRequest, read_event
+from sesflow.notices.outbound.outcomes import Sent, Skipped
+from sesflow.notices.outbound.pipeline import deliver
+from sesflow.notices.outbound.schedule import send_ready
 
 from .conftest import CONFIGURATION_SET, FROM, Outbound, parsed, sent_mails
 
@@ -61,7 +55,7 @@ def test_a_second_run_on_a_done_claim_sends_nothing(outbound: Outbound) -> None:
 
 def test_the_etag_derived_from_the_list_is_the_one_netbox_gives(outbound: Outbound) -> None:
     [notification_id] = outbound.ready()
-    [listed] = ready_notifications(outbound.notices)
+    [listed] = outbound.notices.ready_notifications()
     assert listed.etag is not None
     assert listed.etag == outbound.notices.get_prepared_notification(notification_id).etag
 
@@ -70,7 +64,7 @@ def test_the_etag_derived_from_the_list_is_the_one_netbox_gives(outbound: Outbou
 def test_the_handler_tells_its_two_triggers_apart() -> None:
     schedule = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}, "resources": []}
     http = api_event("POST", "/webhook/outbound", {}, b"{}")
-    assert is_scheduled_event(schedule) and not is_http_event(schedule)
-    assert is_http_event(http) and not is_scheduled_event(http)
+    assert isinstance(read_event(schedule), ScheduledPoll)
+    assert isinstance(read_event(http), WebhookRequest)
     with pytest.raises(UnknownEvent):
         handler({"Records": []}, LocalLambdaContext.start("sesflow-notices-outbound", 30))  # type: ignore[arg-type]

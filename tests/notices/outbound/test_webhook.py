@@ -17,8 +17,7 @@ import urllib3
 from sesflow.local.http_api import HttpApi, Route, api_event
 from sesflow.local.netbox.seed import seed_ready_webhook
 from sesflow.netbox.records import NotificationStatus
-from sesflow.notices.outbound import resolver_for
-from sesflow.notices.webhook import WEBHOOK_PATH, WebhookAnswer, webhook_resolver
+from sesflow.notices.outbound.webhook import WEBHOOK_PATH, WebhookAnswer, resolver_for, webhook_resolver
 
 from ...netbox.test_webhooks import worker_log
 from .conftest import SECRET, Outbound, sent_mails, sent_notification_ids

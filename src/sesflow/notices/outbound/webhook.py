@@ -21,6 +21,10 @@ from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from sesflow.notices.outbound.delivery import OutboundDeps
+from sesflow.notices.outbound.outcomes import report
+from sesflow.notices.outbound.pipeline import send_one
+
 WEBHOOK_PATH: Final = "/webhook/outbound"
 SIGNATURE_HEADER: Final = "X-Hook-Signature"
 OBJECT_TYPE: Final = "notices.preparednotification"
@@ -38,7 +42,7 @@ class WebhookAnswer:
     """What the send reported, as the webhook answers it (202 and a small JSON body)."""
 
     notification_id: int
-    result: str
+    result: str  # a `Result`'s value
 
 
 def signature_of(body: bytes, secret: str) -> str:
@@ -122,3 +126,14 @@ def webhook_resolver(secret: str | None, send: Callable[[int], WebhookAnswer]) -
         return Response(405, content_types.APPLICATION_JSON, "{}", headers={"Allow": "POST"})
 
     return app
+
+
+def resolver_for(deps: OutboundDeps) -> APIGatewayHttpResolver:
+    """The webhook's routes, sending through the outbound steps with `deps`."""
+
+    def send_named(notification_id: int) -> WebhookAnswer:
+        outcome = send_one(notification_id, deps)
+        report(outcome)
+        return WebhookAnswer(notification_id, str(outcome.result))
+
+    return webhook_resolver(deps.settings.webhook_secret, send_named)
