@@ -36,6 +36,8 @@ ACTIVE_TTL_SECONDS: Final = 30 * 24 * 3600
 DONE_TTL_SECONDS: Final = 7 * 24 * 3600
 
 type Item = Mapping[str, Any]
+#: The client the store writes with, named here so that the flows need not import boto3's types.
+type DynamoDB = DynamoDBClient
 
 
 class ClaimState(StrEnum):
@@ -180,7 +182,7 @@ class DynamoClaimStore:
     """Claims in IDEMPOTENCY_TABLE; every write that changes who holds a claim is conditional."""
 
     def __init__(
-        self, table_name: str, dynamodb: DynamoDBClient, *, clock: Callable[[], float] = time.time
+        self, table_name: str, dynamodb: DynamoDB, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.table_name = table_name
         self.dynamodb = dynamodb

@@ -18,7 +18,7 @@ from sesflow.aws.claim_store import Claim, ClaimState, DynamoClaimStore, LeaseLo
 from sesflow.notices.rounds import PART_TAG, ROUND_TAG
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from sesflow.aws.claim_store import DynamoDB
 
 __all__ = [
     "EVIDENCE_WAIT_SECONDS",
@@ -219,7 +219,7 @@ class ClaimTable(Claims):
     def __init__(
         self,
         table_name: str,
-        dynamodb: DynamoDBClient,
+        dynamodb: DynamoDB,
         *,
         clock: Callable[[], float] = time.time,
         lease_seconds: float = LEASE_SECONDS,
