@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -80,13 +81,9 @@ class Plugin:
         return self.get(notification_id).status
 
     def maintenance(self, name: str = "ZAYO-MAINT-1", **changes: Any) -> int:
+        fields: dict[str, Any] = {"provider_id": self.seeded.providers["zayo"]} | changes
         draft = MaintenanceDraft(
-            name=name,
-            summary="Fiber splice",
-            provider_id=self.seeded.providers["zayo"],
-            start=START,
-            end=START + timedelta(hours=4),
-            **changes,
+            name=name, summary="Fiber splice", start=START, end=START + timedelta(hours=4), **fields
         )
         return self.api.create_maintenance(draft).id
 
@@ -507,3 +504,86 @@ def test_a_stored_mail_needs_a_body_and_an_existing_maintenance(plugin: Plugin) 
     assert refusal(refused) == {
         "event_object_id": (f"Related object not found using the provided value: {MISSING}.",)
     }
+
+
+# the reads and writes the flows make on the raw answers
+
+
+def test_ready_notifications_are_listed_oldest_first_with_the_etag_of_their_version(plugin: Plugin) -> None:
+    first, _, second, _ = plugin.at(READY), plugin.draft(), plugin.at(READY), plugin.at(SENT)
+    listed = list(plugin.api.ready_notifications())
+    assert [n.id for n in listed] == [first, second]
+    assert [n.etag for n in listed] == [plugin.get(first).etag, plugin.get(second).etag]
+
+
+def test_a_notification_answer_carries_its_etag_and_netbox_date(plugin: Plugin) -> None:
+    notification_id = plugin.at(SENT)
+    answer = plugin.api.prepared_notification_answer(notification_id)
+    assert answer.data["status"] == "sent" and answer.data["id"] == notification_id
+    assert answer.etag == plugin.get(notification_id).etag
+    date = parsedate_to_datetime(answer.headers["Date"])
+    assert abs(date - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_etags_are_honoured(plugin: Plugin) -> None:
+    assert plugin.api.honours_etags() is True
+
+
+def test_maintenances_are_read_and_written_as_netbox_answers(plugin: Plugin) -> None:
+    zayo = plugin.seeded.providers["zayo"]
+    body = {
+        "name": "ZAYO-MAINT-9",
+        "summary": "Fiber splice",
+        "provider": zayo,
+        "start": START.isoformat(),
+        "end": (START + timedelta(hours=2)).isoformat(),
+        "status": "CONFIRMED",
+        "comments": "applied notice ses-0001",
+    }
+    created = plugin.api.create_maintenance_data(body)
+    assert created["provider"]["id"] == zayo and created["replaces"] is None
+    assert datetime.fromisoformat(created["start"]) == START
+    patched = plugin.api.patch_maintenance(created["id"], {"comments": "applied notice ses-0002"})
+    assert patched["comments"] == "applied notice ses-0002"
+    assert plugin.api.maintenance_data(created["id"])["comments"] == "applied notice ses-0002"
+    later = plugin.api.create_maintenance_data(body | {"replaces": created["id"]})
+    plugin.maintenance("ZAYO-MAINT-9", provider_id=plugin.seeded.providers["lumen"])
+    named = plugin.api.maintenances_named(["ZAYO-MAINT-9", "ZAYO-MAINT-404"], zayo)
+    assert [item["id"] for item in named] == [created["id"], later["id"]]
+    assert [item["status"] for item in named] == ["RE-SCHEDULED", "CONFIRMED"]
+    assert named[1]["replaces"] == created["id"]
+
+
+def test_impact_levels_change_in_one_request(plugin: Plugin) -> None:
+    maintenance_id = plugin.maintenance()
+    created = plugin.api.create_impacts(
+        maintenance_id,
+        [ImpactTarget(plugin.circuit("ZAYO-0001"), None), ImpactTarget(plugin.circuit("ZAYO-0002"), None)],
+    )
+    plugin.api.update_impact_levels([(created[0].id, "OUTAGE"), (created[1].id, "DEGRADED")])
+    levels = {impact.id: impact.impact for impact in plugin.api.list_impacts(maintenance_id)}
+    assert levels == {created[0].id: "OUTAGE", created[1].id: "DEGRADED"}
+    assert {impact.target_content_type for impact in created} == {plugin.api.circuit_type_id()}
+
+
+def test_impact_levels_of_a_closed_maintenance_are_refused(plugin: Plugin) -> None:
+    maintenance_id = plugin.maintenance()
+    [impact] = plugin.api.create_impacts(maintenance_id, [ImpactTarget(plugin.circuit("ZAYO-0001"), None)])
+    plugin.api.update_maintenance(maintenance_id, {"status": "COMPLETED"})
+    with pytest.raises(NetBoxValidationError):
+        plugin.api.update_impact_levels([(impact.id, "OUTAGE")])
+    assert plugin.api.list_impacts(maintenance_id)[0].impact is None
+
+
+def test_stored_mails_are_found_by_maintenance_and_arrival(plugin: Plugin) -> None:
+    first, second, other = plugin.maintenance(), plugin.maintenance("ZAYO-MAINT-2"), plugin.maintenance("X")
+    received = datetime(2031, 2, 1, 9, 30, tzinfo=UTC)
+    mail = {"subject": "s", "email_from": "noc@zayo.example", "email_body": "b"}
+    stored = [
+        plugin.api.create_event_notification(first, email_received=received, **mail),
+        plugin.api.create_event_notification(second, email_received=received, **mail),
+        plugin.api.create_event_notification(first, email_received=received + timedelta(seconds=1), **mail),
+        plugin.api.create_event_notification(other, email_received=received, **mail),
+    ]
+    found = plugin.api.event_notifications_on([first, second], received)
+    assert sorted(item["id"] for item in found) == [stored[0].id, stored[1].id]

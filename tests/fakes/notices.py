@@ -12,11 +12,14 @@ import functools
 import itertools
 import re
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 from sesflow.local.netbox.seed import SeedData, Seeded
+from sesflow.netbox.client import Response
 from sesflow.netbox.errors import NetBoxConflict, NetBoxNotFound, NetBoxServerError, NetBoxValidationError
 from sesflow.netbox.notices import PLUGIN, PREPARED_NOTIFICATION_TYPE, SUBJECT_LIMIT, ImpactTarget
 from sesflow.netbox.records import (
@@ -84,10 +87,7 @@ class FakeNotices:
         self.clock = clock
         self.etags = etags
         self._lock = threading.RLock()
-        self._ids = {kind: itertools.count(1) for kind in ("provider", "circuit", "contact", "template")}
-        self._row_ids = {
-            kind: itertools.count(1) for kind in ("maintenance", "impact", "event", "pn", "journal")
-        }
+        self._next_id: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
         self._last_stamp = datetime.min.replace(tzinfo=UTC)
         self.providers: dict[int, dict[str, Any]] = {}
         self.circuits: dict[int, dict[str, Any]] = {}
@@ -104,17 +104,17 @@ class FakeNotices:
     def seed(self, data: SeedData) -> Seeded:
         seeded = Seeded(circuit_type=1)
         for provider in data.providers:
-            provider_id = next(self._ids["provider"])
+            provider_id = next(self._next_id["provider"])
             self.providers[provider_id] = {"id": provider_id, "name": provider.name, "slug": provider.slug}
             seeded.providers[provider.slug] = provider_id
             for cid in provider.circuit_ids:
-                circuit_id = next(self._ids["circuit"])
+                circuit_id = next(self._next_id["circuit"])
                 self.circuits[circuit_id] = {"id": circuit_id, "cid": cid, "provider": provider_id}
                 seeded.circuits[(provider.slug, cid)] = circuit_id
         for contact in data.contacts:
             seeded.contacts[contact.email] = self.add_contact(contact.name, contact.email)
         if data.template is not None:
-            template_id = next(self._ids["template"])
+            template_id = next(self._next_id["template"])
             self.templates[template_id] = {
                 "id": template_id,
                 "name": data.template.name,
@@ -125,7 +125,7 @@ class FakeNotices:
 
     @_locked
     def add_contact(self, name: str, email: str = "") -> int:
-        contact_id = next(self._ids["contact"])
+        contact_id = next(self._next_id["contact"])
         self.contacts[contact_id] = {"id": contact_id, "name": name, "email": email}
         return contact_id
 
@@ -225,7 +225,7 @@ class FakeNotices:
             errors["event_object_id"] = _related_missing(maintenance_id)
         if errors:
             raise NetBoxValidationError(400, "POST", EVENT_NOTIFICATIONS, errors)
-        row_id = next(self._row_ids["event"])
+        row_id = next(self._next_id["event"])
         self.event_notifications[row_id] = {
             "id": row_id,
             "event_content_type": self.object_type_id("notices", "maintenance"),
@@ -260,7 +260,7 @@ class FakeNotices:
         body_html: str = "",
     ) -> PreparedNotification:
         self._check_new_notification(template_id, subject, body_text, contact_ids)
-        row_id = next(self._row_ids["pn"])
+        row_id = next(self._next_id["pn"])
         stamp = self._stamp()
         self.notifications[row_id] = {
             "id": row_id,
@@ -302,6 +302,15 @@ class FakeNotices:
         rows = sorted(self.notifications.values(), key=lambda row: int(row["id"]))
         ready = [row for row in rows if row["status"] == NotificationStatus.READY]
         return iter([PreparedNotification.from_api(copy.deepcopy(row), etag_of(row)) for row in ready])
+
+    @_locked
+    def prepared_notification_answer(self, notification_id: int) -> Response:
+        """The detail read as NetBox answers it, with its ETag and the server's `Date`."""
+        row = self._notification_row(notification_id, "GET")
+        headers = {"Date": format_datetime(self.clock().astimezone(UTC), usegmt=True)}
+        if etag := self._etag(row):
+            headers["ETag"] = etag
+        return Response(200, copy.deepcopy(row), headers)
 
     @_locked
     def get_prepared_notification(self, notification_id: int) -> PreparedNotification:
@@ -424,7 +433,7 @@ class FakeNotices:
             )
 
     def _add_journal(self, object_type: str, object_id: int, kind: str, comments: str) -> dict[str, Any]:
-        row_id = next(self._row_ids["journal"])
+        row_id = next(self._next_id["journal"])
         stamp = self._stamp()
         self.journal[row_id] = {
             "id": row_id,
@@ -485,7 +494,7 @@ class FakeNotices:
         provider = body["provider"]["id"] if isinstance(body["provider"], Mapping) else int(body["provider"])
         if provider not in self.providers:
             raise NetBoxValidationError(400, "POST", MAINTENANCES, {"provider": _related_missing(provider)})
-        row_id = next(self._row_ids["maintenance"])
+        row_id = next(self._next_id["maintenance"])
         stamp = self._stamp()
         row: dict[str, Any] = {
             "original_timezone": "",
@@ -548,7 +557,7 @@ class FakeNotices:
             seen.add(key)
 
     def _add_impact(self, maintenance_id: int, target: ImpactTarget) -> dict[str, Any]:
-        row_id = next(self._row_ids["impact"])
+        row_id = next(self._next_id["impact"])
         self.impacts[row_id] = {
             "id": row_id,
             "event_content_type": self.object_type_id("notices", "maintenance"),

@@ -11,16 +11,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
-from typing import BinaryIO, Self
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from typing import BinaryIO, Self, Unpack
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from sesflow.aws.store import (
     DEFAULT_PART_SIZE,
     MAX_PRESIGN_SECONDS,
     MIB,
     MIN_PART_SIZE,
+    ObjectHeaders,
     ObjectInfo,
     ObjectMissing,
+    ObjectUnreadable,
     PresignExpiryError,
     StoredObject,
     content_disposition,
@@ -143,6 +145,16 @@ class FakeObjectStore:
         body: BinaryIO = io.BytesIO(stored.data)
         return StoredObject(bucket, key, body, len(stored.data), stored.content_type, dict(stored.metadata))
 
+    def read_start(self, bucket: str, key: str, length: int) -> bytes:
+        """The first `length` bytes (all of a smaller object); S3's code when it cannot read them."""
+        try:
+            data = self.get(bucket, key).data
+        except ObjectMissing as missing:
+            raise ObjectUnreadable(bucket, key, "NoSuchKey") from missing
+        if not data:
+            raise ObjectUnreadable(bucket, key, "InvalidRange")  # a range of an empty object: S3's 416
+        return data[:length]
+
     def writer(
         self,
         bucket: str,
@@ -163,14 +175,10 @@ class FakeObjectStore:
         key: str,
         stream: BinaryIO,
         *,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
-        content_disposition: str | None = None,
         chunk_size: int = MIB,
+        **headers: Unpack[ObjectHeaders],
     ) -> ObjectInfo:
-        with self.writer(
-            bucket, key, content_type=content_type, metadata=metadata, content_disposition=content_disposition
-        ) as sink:
+        with self.writer(bucket, key, **headers) as sink:
             while chunk := stream.read(chunk_size):
                 sink.write(chunk)
             return sink.close()
@@ -197,8 +205,8 @@ class FakeObjectStore:
         if "X-Amz-Signature" not in parse_qs(parts.query):
             return None
         try:
-            return self.get(bucket, parts.path.removeprefix("/")).data
-        except (ObjectMissing, LookupError):
+            return self.get(bucket, unquote(parts.path.removeprefix("/"))).data
+        except LookupError:  # no such bucket or object
             return None
 
     def move(self, bucket: str, key: str, new_key: str) -> None:
