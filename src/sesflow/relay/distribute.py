@@ -85,7 +85,8 @@ LOAD_CHUNK_SIZE = 1024 * 1024
 
 
 def load(mail: MailContext, deps: RelayDeps) -> Refused | None:
-    """Stream the mail from S3 into the parser. A mail no longer there was quarantined by an earlier try."""
+    """Stream the mail from S3 into the parser. A mail no longer there was quarantined by an earlier try,
+    or is gone."""
     location = mail.location
     try:
         stored = deps.store.open(location.bucket, location.key)
@@ -206,8 +207,9 @@ def relay_mail(location: MailLocation, deps: RelayDeps) -> Relayed | Refused:
 
 
 def report_outcome(outcome: Outcome, deps: RelayDeps) -> None:
-    """`report` as a step of its own, so that it has its kill point (`relay.report`); looked up as the mail
-    is reported, not when this module is loaded."""
+    """`report` as a step of its own, so that it has its kill point (`relay.report`). The one-step pipeline
+    is built here rather than once, so that it runs this module's `report` of the moment: the local stack's
+    kill test replaces it with one that dies between the send and the report."""
     Pipeline(FLOW, (report,)).run(outcome, deps)
 
 
