@@ -150,8 +150,8 @@ def test_the_relay_reads_its_signing_key_after_the_restore_never_into_the_snapsh
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sesflow.aws.clients import AwsClients
-    from sesflow.config import RelaySettings, relay_settings
-    from sesflow.relay import distribute
+    from sesflow.config import relay_settings
+    from sesflow.relay import distribute, wiring
 
     relay_environment = {
         "IDEMPOTENCY_TABLE": "sesflow-idempotency",
@@ -168,11 +168,11 @@ def test_the_relay_reads_its_signing_key_after_the_restore_never_into_the_snapsh
         monkeypatch.setenv(name, value)
     read: list[str | None] = []
 
-    def signing_clients(settings: RelaySettings) -> AwsClients | None:
-        read.append(settings.presign_credentials_secret_arn)
+    def signing_clients(secret_arn: str | None) -> AwsClients | None:
+        read.append(secret_arn)
         return None  # sign with the function's own credentials here: no Secrets Manager in a unit test
 
-    monkeypatch.setattr(distribute, "_signing_clients", signing_clients)
+    monkeypatch.setattr(wiring, "signing_clients", signing_clients)
     forget = (relay_settings.cache_clear, distribute.default_deps.cache_clear, default_clients.cache_clear)
     for clear in forget:
         clear()
