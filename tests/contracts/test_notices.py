@@ -495,7 +495,7 @@ def test_a_stored_mail_has_its_subject_cut_to_100_characters(plugin: Plugin) -> 
 
 
 def test_a_stored_mail_needs_a_body_and_an_existing_maintenance(plugin: Plugin) -> None:
-    mail = {"subject": "s", "email_from": "noc@zayo.example", "email_received": START}
+    mail: dict[str, Any] = {"subject": "s", "email_from": "noc@zayo.example", "email_received": START}
     with pytest.raises(NetBoxValidationError) as refused:
         plugin.api.create_event_notification(plugin.maintenance(), email_body="", **mail)
     assert refusal(refused) == {"email_body": ("This field may not be blank.",)}
@@ -578,7 +578,7 @@ def test_impact_levels_of_a_closed_maintenance_are_refused(plugin: Plugin) -> No
 def test_stored_mails_are_found_by_maintenance_and_arrival(plugin: Plugin) -> None:
     first, second, other = plugin.maintenance(), plugin.maintenance("ZAYO-MAINT-2"), plugin.maintenance("X")
     received = datetime(2031, 2, 1, 9, 30, tzinfo=UTC)
-    mail = {"subject": "s", "email_from": "noc@zayo.example", "email_body": "b"}
+    mail: dict[str, Any] = {"subject": "s", "email_from": "noc@zayo.example", "email_body": "b"}
     stored = [
         plugin.api.create_event_notification(first, email_received=received, **mail),
         plugin.api.create_event_notification(second, email_received=received, **mail),

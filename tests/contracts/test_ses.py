@@ -42,9 +42,11 @@ def ses(request: pytest.FixtureRequest) -> Ses:
         aws = request.getfixturevalue("aws")
         aws.sesv2.create_email_identity(EmailIdentity=SENDER)
         sender = SesSender(aws.sesv2, rate_source=lambda _: 1000.0, attempts=ATTEMPTS, sleep=lambda _: None)
-        return Ses(
-            sender, lambda times: fail_sends(aws.sesv2, "Throttling", times=times) and None, _moto_taken
-        )
+
+        def throttle(times: int) -> None:
+            fail_sends(aws.sesv2, "Throttling", times=times)
+
+        return Ses(sender, throttle, _moto_taken)
     fake = FakeSesSender(verified={SENDER}, attempts=ATTEMPTS)
     return Ses(
         fake,
