@@ -19,8 +19,8 @@ from sesflow.local.workers import Schedule
 from sesflow.relay.distribute import Relayed, process_message
 from sesflow.resources import RESOURCES
 
+from .relay.builders import device_mail
 from .relay.conftest import RelayWorld, world  # noqa: F401 - the relay on real local servers
-from .relay.test_distribute import device_mail
 
 
 @pytest.fixture(autouse=True)
