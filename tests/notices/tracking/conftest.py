@@ -4,6 +4,7 @@ and the SES topic → SQS queue (with a DLQ) on moto's server, and a worker that
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,3 +164,20 @@ def now() -> datetime:
 
 
 type Clock = Callable[[], datetime]
+
+
+def to_ms(moment: datetime) -> datetime:
+    """SES's timestamps have milliseconds."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def wait_past(moment: datetime) -> None:
+    """NetBox refuses a timestamp ahead of its clock, and its Date header has whole seconds: let its clock
+    pass the events' times before they are applied (both run on this machine)."""
+    delay = (moment - datetime.now(UTC)).total_seconds() + 1.1
+    if delay > 0:
+        time.sleep(delay)
+
+
+def journal(api: NoticesApi, notification_id: int) -> list[str]:
+    return [entry.comments for entry in api.journal_entries(notification_id)]

@@ -15,9 +15,8 @@ from sesflow.cli.notices import notices_app
 from sesflow.local import ses_events as ses
 from sesflow.local.netbox import RunningNetBox
 
-from .conftest import RECIPIENTS, TABLE, Notifications, TrackingPipe
+from .conftest import RECIPIENTS, TABLE, Notifications, TrackingPipe, journal, to_ms, wait_past
 from .scenarios import tags
-from .test_netbox_flow import journal, to_ms, wait_past
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 

@@ -29,29 +29,12 @@ from sesflow.notices.tracking.pipeline import RetryLater
 from sesflow.notices.tracking.wiring import process_sns
 
 from ...netbox.fault_proxy import UNAVAILABLE, FaultProxy, throttled
-from .conftest import RECIPIENTS, TABLE, Notifications, TrackingPipe, make_deps
+from .conftest import RECIPIENTS, TABLE, Notifications, TrackingPipe, journal, make_deps, to_ms, wait_past
 from .scenarios import all_delivered, latest_delivery, one_bounce, tags
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
 ms = timedelta(milliseconds=1)
-
-
-def to_ms(moment: datetime) -> datetime:
-    """SES's timestamps have milliseconds."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def wait_past(moment: datetime) -> None:
-    """NetBox refuses a timestamp ahead of its clock, and its Date header has whole seconds: let its clock
-    pass the events' times before they are applied (both run on this machine)."""
-    delay = (moment - datetime.now(UTC)).total_seconds() + 1.1
-    if delay > 0:
-        time.sleep(delay)
-
-
-def journal(api: NoticesApi, notification_id: int) -> list[str]:
-    return [entry.comments for entry in api.journal_entries(notification_id)]
 
 
 def kinds(api: NoticesApi, notification_id: int) -> list[tuple[str, str]]:
