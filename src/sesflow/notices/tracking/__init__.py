@@ -1,6 +1,6 @@
 """Notices tracking: SES sending events → the prepared notification's status and journal in NetBox.
-The steps are in `pipeline`; `handler` (the Lambda's contract path) is wired in `wiring`."""
+The steps are in `pipeline`; `handler` (the Lambda's contract path) and its `default_deps` in `wiring`."""
 
-from sesflow.notices.tracking.wiring import handler
+from sesflow.notices.tracking.wiring import default_deps, handler
 
-__all__ = ["handler"]
+__all__ = ["default_deps", "handler"]
