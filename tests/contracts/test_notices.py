@@ -5,6 +5,7 @@ and the maintenance, impact and stored-mail writes the inbound flow makes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -12,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from sesflow.local.netbox import RunningNetBox
 from sesflow.local.netbox.seed import DEMO_SEED, Seeded, seed_netbox
+from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.errors import NetBoxConflict, NetBoxNotFound, NetBoxServerError, NetBoxValidationError
 from sesflow.netbox.notices import PLUGIN, ImpactTarget, NoticesApi
 from sesflow.netbox.records import (
@@ -25,6 +28,7 @@ from sesflow.netbox.records import (
 )
 
 from ..fakes.notices import FakeNotices
+from ..netbox.no_etag_proxy import NoETagProxy
 
 DRAFT, READY, SENT, DELIVERED, FAILED = (
     NotificationStatus.DRAFT,
@@ -587,3 +591,36 @@ def test_stored_mails_are_found_by_maintenance_and_arrival(plugin: Plugin) -> No
     ]
     found = plugin.api.event_notifications_on([first, second], received)
     assert sorted(item["id"] for item in found) == [stored[0].id, stored[1].id]
+
+
+# NetBox 4.5: no ETags, If-Match ignored (the real one is 4.7 behind a proxy that makes it 4.5)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("real", marks=[pytest.mark.netbox, pytest.mark.integration]),
+        pytest.param("fake", marks=pytest.mark.unit),
+    ]
+)
+def plugin_45(request: pytest.FixtureRequest) -> Iterator[Plugin]:
+    if request.param == "fake":
+        fake = FakeNotices(etags=False)
+        yield Plugin(fake, fake.seed(DEMO_SEED))
+        return
+    server: RunningNetBox = request.getfixturevalue("clean_netbox")
+    seeded = seed_netbox(request.getfixturevalue("nb_client"), DEMO_SEED)
+    proxy = NoETagProxy(int(server.url.rsplit(":", 1)[1]))
+    try:
+        yield Plugin(NoticesApi(NetBoxClient(proxy.url, server.tokens.admin)), seeded)
+    finally:
+        proxy.close()
+
+
+def test_netbox_45_sends_no_etags_and_ignores_if_match(plugin_45: Plugin) -> None:
+    notification_id = plugin_45.draft()
+    assert plugin_45.get(notification_id).etag is None
+    assert plugin_45.api.honours_etags() is False
+    moved = plugin_45.api.transition(notification_id, READY, if_match='W/"2020-01-01T00:00:00+00:00"')
+    assert (moved.status, moved.etag) == ("ready", None)
+    answer = plugin_45.api.prepared_notification_answer(notification_id)
+    assert answer.etag is None and "Date" in answer.headers
