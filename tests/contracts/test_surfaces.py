@@ -4,6 +4,7 @@ method added to a port fails here until its fake has it and a contract test pins
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +15,14 @@ from sesflow.netbox.notices import NoticesApi
 from ..fakes.notices import FakeNotices
 from ..fakes.object_store import FakeObjectStore
 from ..fakes.ses import FakeSesSender
+
+if TYPE_CHECKING:  # the flows' protocols, as mypy sees the fakes
+    from sesflow.notices.outbound.delivery import Sender
+    from sesflow.relay.ports import MailSender, MailStore
+
+    _mail_store: MailStore = FakeObjectStore()
+    _mail_sender: MailSender = FakeSesSender()
+    _outbound_sender: Sender = FakeSesSender()
 
 pytestmark = pytest.mark.unit
 
