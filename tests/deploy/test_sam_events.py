@@ -20,10 +20,10 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 
 from sesflow.netbox.records import PreparedNotification
 from sesflow.notices import tracking
+from sesflow.notices.inbound.receipt import check_gate, read_receipts
 from sesflow.notices.outbound import lambda_handler as outbound_handler
 from sesflow.notices.outbound.events import ScheduledPoll, WebhookRequest, read_event
 from sesflow.notices.outbound.webhook import WebhookAnswer, webhook_resolver
-from sesflow.notices.receipt import check_gate, read_receipts
 from sesflow.notices.rounds import round_of
 from sesflow.notices.tracking import wiring as tracking_wiring
 from sesflow.notices.tracking.events import EventType, read_message
@@ -182,7 +182,7 @@ def test_the_inbound_handler_applies_the_sample_event(
     make_inbox: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sample receipt, with the Zayo notice it names stored where the S3 action puts it."""
-    from sesflow.notices import inbound
+    from sesflow.notices.inbound import lambda_handler as inbound
 
     inbox = make_inbox()
     sample = event("inbound_ses_receipt.json")
