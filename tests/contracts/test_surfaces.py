@@ -10,23 +10,32 @@ import pytest
 
 from sesflow.aws.ses import SesSender
 from sesflow.aws.store import ObjectStore
+from sesflow.aws.tracking_ledger import TrackingTable
 from sesflow.netbox.notices import NoticesApi
 
 from ..fakes.notices import FakeNotices
 from ..fakes.object_store import FakeObjectStore
 from ..fakes.ses import FakeSesSender
+from ..fakes.tracking_ledger import FakeTrackingLedger
 
 if TYPE_CHECKING:  # the flows' protocols, as mypy sees the fakes
     from sesflow.notices.outbound.delivery import Sender
+    from sesflow.notices.tracking.ledger import TrackingLedger
     from sesflow.relay.ports import MailSender, MailStore
 
     _mail_store: MailStore = FakeObjectStore()
     _mail_sender: MailSender = FakeSesSender()
     _outbound_sender: Sender = FakeSesSender()
+    _tracking_ledger: TrackingLedger = FakeTrackingLedger()
 
 pytestmark = pytest.mark.unit
 
-PAIRS = [(NoticesApi, FakeNotices), (ObjectStore, FakeObjectStore), (SesSender, FakeSesSender)]
+PAIRS = [
+    (NoticesApi, FakeNotices),
+    (ObjectStore, FakeObjectStore),
+    (SesSender, FakeSesSender),
+    (TrackingTable, FakeTrackingLedger),
+]
 
 
 def public_methods(kind: type) -> dict[str, inspect.Signature]:
