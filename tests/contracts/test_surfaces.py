@@ -8,17 +8,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from sesflow.aws.claim_store import DynamoClaimStore
 from sesflow.aws.ses import SesSender
 from sesflow.aws.store import ObjectStore
 from sesflow.aws.tracking_ledger import TrackingTable
 from sesflow.netbox.notices import NoticesApi
 
+from ..fakes.claim_store import FakeClaimStore
 from ..fakes.notices import FakeNotices
 from ..fakes.object_store import FakeObjectStore
 from ..fakes.ses import FakeSesSender
 from ..fakes.tracking_ledger import FakeTrackingLedger
 
 if TYPE_CHECKING:  # the flows' protocols, as mypy sees the fakes
+    from sesflow.notices.claims import ClaimStore
     from sesflow.notices.outbound.delivery import Sender
     from sesflow.notices.tracking.ledger import TrackingLedger
     from sesflow.relay.ports import MailSender, MailStore
@@ -27,6 +30,7 @@ if TYPE_CHECKING:  # the flows' protocols, as mypy sees the fakes
     _mail_sender: MailSender = FakeSesSender()
     _outbound_sender: Sender = FakeSesSender()
     _tracking_ledger: TrackingLedger = FakeTrackingLedger()
+    _claim_store: ClaimStore = FakeClaimStore()
 
 pytestmark = pytest.mark.unit
 
@@ -35,6 +39,7 @@ PAIRS = [
     (ObjectStore, FakeObjectStore),
     (SesSender, FakeSesSender),
     (TrackingTable, FakeTrackingLedger),
+    (DynamoClaimStore, FakeClaimStore),
 ]
 
 

@@ -1,2 +1,2 @@
 """In-memory stand-ins for the ports the flows call (netbox-notices, the object store, SES, the tracking
-ledger), each held to its real adapter by the same tests in tests/contracts/."""
+ledger, the outbound claims), each held to its real adapter by the same tests in tests/contracts/."""
