@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from sesflow.aws.attempts import SendAttempts
 from sesflow.aws.claim_store import DynamoClaimStore
 from sesflow.aws.ses import SesSender
+from sesflow.aws.sns import Publisher
 from sesflow.aws.store import ObjectStore
 from sesflow.aws.tracking_ledger import TrackingTable
 from sesflow.netbox.notices import NoticesApi
@@ -17,20 +19,24 @@ from sesflow.netbox.notices import NoticesApi
 from ..fakes.claim_store import FakeClaimStore
 from ..fakes.notices import FakeNotices
 from ..fakes.object_store import FakeObjectStore
+from ..fakes.send_marks import FakeSendAttempts
 from ..fakes.ses import FakeSesSender
+from ..fakes.sns import FakePublisher
 from ..fakes.tracking_ledger import FakeTrackingLedger
 
 if TYPE_CHECKING:  # the flows' protocols, as mypy sees the fakes
     from sesflow.notices.claims import ClaimStore
     from sesflow.notices.outbound.delivery import Sender
     from sesflow.notices.tracking.ledger import TrackingLedger
-    from sesflow.relay.ports import MailSender, MailStore
+    from sesflow.relay.ports import MailSender, MailStore, NoticePublisher, SendMarks
 
     _mail_store: MailStore = FakeObjectStore()
     _mail_sender: MailSender = FakeSesSender()
     _outbound_sender: Sender = FakeSesSender()
     _tracking_ledger: TrackingLedger = FakeTrackingLedger()
     _claim_store: ClaimStore = FakeClaimStore()
+    _notice_publisher: NoticePublisher = FakePublisher()
+    _send_marks: SendMarks = FakeSendAttempts()
 
 pytestmark = pytest.mark.unit
 
@@ -40,6 +46,8 @@ PAIRS = [
     (SesSender, FakeSesSender),
     (TrackingTable, FakeTrackingLedger),
     (DynamoClaimStore, FakeClaimStore),
+    (Publisher, FakePublisher),
+    (SendAttempts, FakeSendAttempts),
 ]
 
 
