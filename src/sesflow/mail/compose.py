@@ -71,6 +71,15 @@ class NoticeContent:
 
 
 @dataclass(frozen=True)
+class Addressing:
+    """Who a notification is from, whether its recipients see each other, and how many share one message."""
+
+    from_address: str
+    recipients_visible: bool = False
+    chunk_size: int = SES_MAX_RECIPIENTS
+
+
+@dataclass(frozen=True)
 class OutboundMail:
     """One message: its part number (1…), the recipients it goes to (the envelope), and its bytes."""
 
@@ -162,21 +171,20 @@ def compose_notification(
     *,
     notification_id: int,
     round_id: str,
-    from_address: str,
-    recipients_visible: bool,
+    addressing: Addressing,
     date: datetime,
-    chunk_size: int = SES_MAX_RECIPIENTS,
 ) -> Composition:
-    """One message per chunk of ≤ `chunk_size` recipients, each recipient in exactly one. Recipients are
-    shown in `To:` only when `recipients_visible`; otherwise each message says "undisclosed-recipients"
-    and goes to its chunk through the envelope alone."""
+    """One message per chunk of ≤ `addressing.chunk_size` recipients, each recipient in exactly one.
+    Recipients are shown in `To:` only when `addressing.recipients_visible`; otherwise each message says
+    "undisclosed-recipients" and goes to its chunk through the envelope alone."""
     applied, refused = safe_headers(content.headers or {})
+    from_address = addressing.from_address
     domain = from_address.rpartition("@")[2] or "localhost"
     mails = []
-    for part, chunk in enumerate(chunk_recipients(list(recipients), chunk_size), start=1):
+    for part, chunk in enumerate(chunk_recipients(list(recipients), addressing.chunk_size), start=1):
         message = _body(content)
         message["From"] = from_address
-        if recipients_visible:
+        if addressing.recipients_visible:
             message["To"] = [_address(address) for address in chunk]
         else:
             message["To"] = Group(UNDISCLOSED)

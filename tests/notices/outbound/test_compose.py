@@ -10,7 +10,7 @@ import icalendar  # type: ignore[import-untyped]
 import pytest
 
 from sesflow.mail.addresses import ValidAddress, validate_address
-from sesflow.mail.compose import NoticeContent, check_header, compose_notification, inline_css
+from sesflow.mail.compose import Addressing, NoticeContent, check_header, compose_notification, inline_css
 from sesflow.notices.outbound.outcomes import Sent
 from sesflow.notices.outbound.schedule import send_ready
 
@@ -133,8 +133,7 @@ def test_message_id_is_stable_per_notification_round_and_part() -> None:
             addresses(51),
             notification_id=42,
             round_id="20261123T120000000000Z",
-            from_address="notices@sesflow.example",
-            recipients_visible=False,
+            addressing=Addressing("notices@sesflow.example", False),
             date=datetime.now(UTC),
         )
         return [mail.message_id for mail in composition.mails]

@@ -55,7 +55,7 @@ def composition_of(
     date: datetime,
 ) -> Composition:
     # Only a run that sends composes: css_inline (and the MIME builder) load on the first mail.
-    from sesflow.mail.compose import NoticeContent, compose_notification
+    from sesflow.mail.compose import Addressing, NoticeContent, compose_notification
 
     return compose_notification(
         NoticeContent(
@@ -69,7 +69,6 @@ def composition_of(
         recipients,
         notification_id=notification.id,
         round_id=round_id,
-        from_address=settings.from_address,
-        recipients_visible=settings.recipients_visible,
+        addressing=Addressing(settings.from_address, settings.recipients_visible),
         date=date,
     )

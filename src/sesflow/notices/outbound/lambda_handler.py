@@ -78,7 +78,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def warm() -> None:
     """What the first send and the first webhook load (css_inline, the MIME builder, email-validator, the HTTP
     resolver), loaded and run once before a SnapStart snapshot (`sesflow.snapstart`)."""
-    from sesflow.mail.compose import NoticeContent, compose_notification
+    from sesflow.mail.compose import Addressing, NoticeContent, compose_notification
     from sesflow.notices.outbound.webhook import WebhookAnswer, webhook_resolver
 
     checked = validate_address("noc@example.com")
@@ -88,8 +88,7 @@ def warm() -> None:
             [checked],
             notification_id=0,
             round_id="warm",
-            from_address="noc@example.com",
-            recipients_visible=False,
+            addressing=Addressing("noc@example.com", False),
             date=datetime.now(UTC),
         )
     webhook_resolver("warm", lambda notification_id: WebhookAnswer(notification_id, "warm"))
