@@ -624,3 +624,19 @@ def test_netbox_45_sends_no_etags_and_ignores_if_match(plugin_45: Plugin) -> Non
     assert (moved.status, moved.etag) == ("ready", None)
     answer = plugin_45.api.prepared_notification_answer(notification_id)
     assert answer.etag is None and "Date" in answer.headers
+
+
+def test_a_maintenance_keeps_its_own_journal(plugin: Plugin) -> None:
+    maintenance_id = plugin.maintenance()
+    notification_id = plugin.draft()
+    assert maintenance_id == notification_id  # the same number on two kinds of object
+    entry = plugin.api.add_journal_entry(
+        maintenance_id, "Parsed with warnings", kind="warning", object_type="notices.maintenance"
+    )
+    assert (entry.object_type, entry.object_id, entry.kind) == (
+        "notices.maintenance",
+        maintenance_id,
+        "warning",
+    )
+    assert plugin.api.journal_entries(maintenance_id, "notices.maintenance") == [entry]
+    assert plugin.api.journal_entries(notification_id) == []
