@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from ..conftest import CORPUS
 from ..mail.builders import CASES as MAIL_CASES
-from ..relay.test_hostile_relay import TABLE as RELAY_CASES
+from ..relay.hostile import TABLE as RELAY_CASES
 from .conftest import ALLOWED_DOMAIN, CANARY
 
 CRLF = b"\r\n"

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.netbox.webhook_receiver import ReceivedHook, WebhookReceiver
+from tests.netbox.webhook_receiver import ReceivedHook, WebhookReceiver, worker_log
 
 from sesflow.local.netbox import RunningNetBox
-from sesflow.local.netbox.errors import log_tail
 from sesflow.local.netbox.seed import CONTACTS, DEMO_SEED, seed_netbox, seed_ready_webhook
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.event_rules import READY_CHANGE, READY_STATE
@@ -29,12 +28,6 @@ from sesflow.netbox.retry import RetryPolicy
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
 SECRET = "sesflow-webhook-test-secret"
-
-
-def worker_log(netbox: RunningNetBox) -> str:
-    """The RQ worker's last lines and whether it is alive: what a missing webhook is explained by."""
-    alive = netbox.worker.poll() is None
-    return f"(worker alive: {alive})\n" + log_tail(netbox.work_dir / "rqworker.log", 25)
 
 
 DELIVERY_TIMEOUT = 15.0  # measured 0.2-0.6 s from PATCH to delivery; generous for a loaded CI machine

@@ -8,6 +8,8 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from sesflow.local.netbox import RunningNetBox
+from sesflow.local.netbox.errors import log_tail
 from sesflow.local.ports import LOOPBACK, free_port
 
 
@@ -63,3 +65,9 @@ class WebhookReceiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def worker_log(netbox: RunningNetBox) -> str:
+    """The RQ worker's last lines and whether it is alive: what a missing webhook is explained by."""
+    alive = netbox.worker.poll() is None
+    return f"(worker alive: {alive})\n" + log_tail(netbox.work_dir / "rqworker.log", 25)

@@ -19,7 +19,7 @@ from sesflow.local.netbox.seed import seed_ready_webhook
 from sesflow.netbox.records import NotificationStatus
 from sesflow.notices.outbound.webhook import WEBHOOK_PATH, WebhookAnswer, resolver_for, webhook_resolver
 
-from ...netbox.test_webhooks import worker_log
+from ...netbox.webhook_receiver import worker_log
 from .conftest import SECRET, Outbound, sent_mails, sent_notification_ids
 
 DELIVERY_TIMEOUT = 20.0
