@@ -7,6 +7,7 @@ from email.message import EmailMessage
 import pytest
 
 from sesflow.mail import parse_mail
+from sesflow.notices.inbound.headers import header_addresses
 from sesflow.notices.inbound.parser import GENERIC
 from sesflow.notices.inbound.providers import (
     ProviderChoice,
@@ -14,7 +15,6 @@ from sesflow.notices.inbound.providers import (
     UnknownProvider,
     default_domains,
     forwarded_message,
-    header_addresses,
 )
 
 pytestmark = pytest.mark.unit
