@@ -27,7 +27,7 @@ typecheck: setup
 	$(VENV)/mypy --strict deploy/sam/events
 
 unit: setup
-	$(VENV)/pytest -m unit -q
+	$(VENV)/pytest -m unit -q -n auto
 
 test: lint typecheck
 	$(VENV)/pytest
