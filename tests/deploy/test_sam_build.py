@@ -72,7 +72,7 @@ def test_each_function_holds_sesflow_and_its_runtime_dependencies(build: Path) -
         for path in (
             "sesflow/notices/inbound/__init__.py",
             "sesflow/notices/outbound/__init__.py",
-            "sesflow/notices/tracking.py",
+            "sesflow/notices/tracking/__init__.py",
         ):
             assert (folder / path).is_file(), f"{function}: {path} missing"
         for package in (
