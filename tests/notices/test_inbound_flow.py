@@ -6,47 +6,40 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
 from sesflow.local.netbox.seed import Seeded
-from sesflow.mail import parse_mail
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import PLUGIN, NoticesApi
 
+from .builders import (
+    CANCEL,
+    COLT_NOTICES,
+    NOTICE,
+    RESCHEDULE,
+    SECOND_RESCHEDULE,
+    ZAYO4,
+    LambdaContext,
+    colt,
+    count,
+    forwarded,
+)
 from .conftest import BUCKET, PREFIX, Inbox, corpus_path, inbound_settings_for, receipt_event
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
-
-ZAYO4 = corpus_path("zayo", "zayo4.eml")
 
 
 def _maintenances(client: NetBoxClient) -> list[dict[str, Any]]:
     return sorted(client.iterate(f"{PLUGIN}/maintenance/"), key=lambda item: int(item["id"]))
 
 
-def _count(client: NetBoxClient, name: str) -> int:
-    return int(client.get(f"{PLUGIN}/{name}/", {"limit": 1})["count"])
-
-
-def _forwarded(forwarder: str) -> bytes:
-    outer = EmailMessage()
-    outer["From"] = forwarder
-    outer["To"] = "notices@example.net"
-    outer["Subject"] = "Fwd: Zayo maintenance"
-    outer.set_content("See the attached notice.")
-    original = parse_mail(ZAYO4.read_bytes()).message
-    outer.add_attachment(original)
-    return outer.as_bytes()
-
-
 def test_mail_from_a_trusted_forwarder_is_judged_by_the_forwarded_original(
     make_inbox: Callable[..., Inbox], nb_client: NetBoxClient
 ) -> None:
     inbox = make_inbox(INBOUND_TRUSTED_FORWARDERS="@corp.example")
-    outcome = inbox.deliver(_forwarded("ops@corp.example"), source="ops@corp.example")
+    outcome = inbox.deliver(forwarded("ops@corp.example"), source="ops@corp.example")
     assert (outcome.result, outcome.provider) == ("applied", "zayo")
     [maintenance] = _maintenances(nb_client)
     assert maintenance["name"] == "TTN-0002345678"
@@ -62,10 +55,6 @@ def test_unknown_sender_with_icalendar_is_read_by_the_generic_provider(
     assert (outcome.result, outcome.provider) == ("applied", "genericprovider")
     [maintenance] = _maintenances(nb_client)
     assert (maintenance["name"], maintenance["status"]) == ("02345678", "CANCELLED")
-
-
-def _colt(status_mail: str) -> bytes:
-    return corpus_path("colt", status_mail).read_bytes()
 
 
 def test_unknown_circuits_are_recorded_on_the_maintenance(
@@ -90,44 +79,6 @@ def test_windows_sharing_an_id_stay_apart(inbox: Inbox, nb_client: NetBoxClient,
     assert [w["name"] for w in windows] == [f"TTN-0003456789 [{n}/3]" for n in (1, 2, 3)]
     assert len({(w["start"], w["end"]) for w in windows}) == 3
     assert all(len(notices.list_impacts(w["id"])) == 2 for w in windows)
-
-
-def _bcop(sequence: int, day: int, status: str) -> bytes:
-    """A BCOP iCalendar notice (read by the parser's generic provider) for one circuit of provider zayo."""
-    calendar = "\r\n".join(
-        [
-            "BEGIN:VCALENDAR",
-            "VERSION:2.0",
-            "PRODID:-//sesflow tests//EN",
-            "BEGIN:VEVENT",
-            "SUMMARY:Fiber work",
-            f"DTSTART;VALUE=DATE-TIME:203103{day:02d}T220000Z",
-            f"DTEND;VALUE=DATE-TIME:203103{day + 1:02d}T040000Z",
-            f"DTSTAMP;VALUE=DATE-TIME:2031020{sequence}T090000Z",
-            "UID:BCOP-1@noc.example.org",
-            f"SEQUENCE:{sequence}",
-            "X-MAINTNOTE-PROVIDER:zayo",
-            "X-MAINTNOTE-ACCOUNT:acct",
-            "X-MAINTNOTE-MAINTENANCE-ID:BCOP-1",
-            "X-MAINTNOTE-OBJECT-ID:/OGYX/123456/   /ZYO /",
-            "X-MAINTNOTE-IMPACT:OUTAGE",
-            f"X-MAINTNOTE-STATUS:{status}",
-            "ORGANIZER:mailto:noc@noc.example.org",
-            "END:VEVENT",
-            "END:VCALENDAR",
-            "",
-        ]
-    )
-    message = EmailMessage()
-    message["From"] = "noc@noc.example.org"
-    message["Subject"] = f"Maintenance BCOP-1 ({status}, sequence {sequence})"
-    message["Date"] = f"Sat, 0{sequence} Feb 2031 09:00:00 +0000"
-    message.set_content("See the calendar.")
-    message.add_attachment(calendar.encode(), maintype="text", subtype="calendar", filename="notice.ics")
-    return message.as_bytes()
-
-
-NOTICE, RESCHEDULE, CANCEL = _bcop(1, 1, "CONFIRMED"), _bcop(2, 8, "CONFIRMED"), _bcop(3, 8, "CANCELLED")
 
 
 def _final_state(client: NetBoxClient, notices: NoticesApi) -> list[tuple[Any, ...]]:
@@ -164,16 +115,13 @@ def test_colt_notice_then_completion_then_cancellations_keep_history(
     inbox: Inbox, nb_client: NetBoxClient
 ) -> None:
     for name in ("colt3.eml", "colt4.eml", "colt5.eml", "colt6.eml"):
-        assert inbox.deliver(_colt(name), source="plannedworks@colt.net").result == "applied"
+        assert inbox.deliver(colt(name), source="plannedworks@colt.net").result == "applied"
     maintenances = _maintenances(nb_client)
     # colt4 completes the work on another date than colt3 announced (colt3's window is retired);
     # colt5 and colt6 then cancel two further windows under the same reference.
     assert [m["status"] for m in maintenances] == ["RE-SCHEDULED", "COMPLETED", "CANCELLED", "CANCELLED"]
     assert maintenances[1]["replaces"] == maintenances[0]["id"]
-    assert _count(nb_client, "eventnotification") == 4
-
-
-SECOND_RESCHEDULE = _bcop(3, 15, "CONFIRMED")
+    assert count(nb_client, "eventnotification") == 4
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
@@ -201,12 +149,12 @@ def _colt_state(client: NetBoxClient) -> list[tuple[Any, ...]]:
     )
 
 
-@pytest.mark.parametrize("names", list(itertools.permutations(("colt3.eml", "colt4.eml", "colt5.eml"))))
+@pytest.mark.parametrize("names", list(itertools.permutations(COLT_NOTICES)))
 def test_an_older_notice_never_overwrites_a_newer_one(
     names: tuple[str, ...], inbox: Inbox, nb_client: NetBoxClient
 ) -> None:
     for name in names:
-        assert inbox.deliver(_colt(name), source="plannedworks@colt.net").result == "applied"
+        assert inbox.deliver(colt(name), source="plannedworks@colt.net").result == "applied"
     # The same whatever the order: colt3's window retired by colt4's completed one, colt5's cancelled (a new
     # occurrence after a completed event, replacing nothing).
     assert _colt_state(nb_client) == [
@@ -214,7 +162,7 @@ def test_an_older_notice_never_overwrites_a_newer_one(
         ("COMPLETED", "2021-10-31T00:00:00Z", "2021-08-06T22:00:00Z"),
         ("RE-SCHEDULED", "2021-08-06T22:00:00Z", None),
     ]
-    assert _count(nb_client, "eventnotification") == 3  # every mail kept
+    assert count(nb_client, "eventnotification") == 3  # every mail kept
 
 
 def test_handler_runs_the_pipeline_from_the_environment(
@@ -227,16 +175,9 @@ def test_handler_runs_the_pipeline_from_the_environment(
     assert settings.bucket == inbox.deps.settings.bucket
     inbox.aws.s3.put_object(Bucket=BUCKET, Key=PREFIX + "h-1", Body=ZAYO4.read_bytes())
     event = receipt_event("h-1", source="mr@zayo.com", received=datetime(2026, 11, 23, 13, tzinfo=UTC))
-    answer = inbound.handler(event, _Context())
+    answer = inbound.handler(event, LambdaContext())
     assert answer == {"results": [{"message_id": "h-1", "result": "applied"}]}
-    assert _count(nb_client, "maintenance") == 1
-
-
-class _Context:
-    function_name = "inbound"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:inbound"
-    aws_request_id = "req-1"
+    assert count(nb_client, "maintenance") == 1
 
 
 def test_a_failure_part_way_is_finished_by_the_retry_without_duplicates(
@@ -268,4 +209,4 @@ def test_a_failure_part_way_is_finished_by_the_retry_without_duplicates(
         retired["id"],
     )
     assert len(notices.list_impacts(current["id"])) == 1
-    assert _count(nb_client, "eventnotification") == 2
+    assert count(nb_client, "eventnotification") == 2

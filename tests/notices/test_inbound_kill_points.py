@@ -20,13 +20,10 @@ from sesflow.netbox.notices import PLUGIN
 from sesflow.notices.inbound.parser import provider_organizers
 from sesflow.notices.inbound.replay import classify, process_stored_mail
 
+from .builders import IN_TIME, LATE, SAME_STAMP, STEPS
 from .conftest import BUCKET, CORPUS, PREFIX, Inbox, corpus_path
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
-
-STEPS = ("load", "plan", "write_maintenance", "write_impacts", "final_status", "store_mail", "report")
-#: colt3 announces a window; colt5 (a later notice) moves it; colt4, older than colt5, comes last.
-IN_TIME, LATE = ("colt3.eml",), ("colt3.eml", "colt5.eml", "colt4.eml")
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +94,6 @@ def test_a_retry_after_a_kill_at_any_step_leaves_netbox_as_one_clean_run(
 #: crowncastle7 completes the 2 December window and crowncastle1 announces 3 January under the same id; both
 #: mails carry one sequence and one Date. A retry that let the second overtake the first once left NetBox
 #: as that arrival order would (the January window retiring nothing, or retired by the completed one).
-SAME_STAMP = ("crowncastle7.eml", "crowncastle1.eml")
 SOURCE = provider_organizers()["crowncastle"]
 
 

@@ -14,8 +14,8 @@ from sesflow.local.netbox.seed import corpus_seed, seed_netbox
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.retry import RetryPolicy
 
+from .builders import ZAYO4, LambdaContext, count, forwarded
 from .conftest import BUCKET, CORPUS, PREFIX, Inbox, build_inbox, receipt_event
-from .test_inbound_flow import ZAYO4, _Context, _count, _forwarded
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
@@ -57,17 +57,17 @@ def test_refused_mail_writes_nothing_and_stays_in_s3(
 ) -> None:
     outcome = inbox.deliver(ZAYO4.read_bytes(), source="mr@zayo.com", verdicts=verdicts)
     assert (outcome.result, outcome.detail.split(":")[0]) == ("refused", reason)
-    assert _count(nb_client, "maintenance") == 0
-    assert _count(nb_client, "eventnotification") == 0
+    assert count(nb_client, "maintenance") == 0
+    assert count(nb_client, "eventnotification") == 0
     inbox.aws.s3.head_object(Bucket=BUCKET, Key=PREFIX + outcome.message_id)
 
 
 def test_forwarded_mail_from_an_untrusted_sender_is_judged_by_that_sender(
     inbox: Inbox, nb_client: NetBoxClient
 ) -> None:
-    outcome = inbox.deliver(_forwarded("ops@corp.example"), source="ops@corp.example")
+    outcome = inbox.deliver(forwarded("ops@corp.example"), source="ops@corp.example")
     assert outcome.result == "unknown_provider"
-    assert _count(nb_client, "maintenance") == 0
+    assert count(nb_client, "maintenance") == 0
 
 
 def test_unknown_sender_without_icalendar_is_reported_unknown(inbox: Inbox, nb_client: NetBoxClient) -> None:
@@ -75,7 +75,7 @@ def test_unknown_sender_without_icalendar_is_reported_unknown(inbox: Inbox, nb_c
     outcome = inbox.deliver(raw, source="mr@unlisted.example")
     assert outcome.result == "unknown_provider"
     assert "mr@unlisted.example" in outcome.detail
-    assert _count(nb_client, "maintenance") == 0
+    assert count(nb_client, "maintenance") == 0
 
 
 def test_mail_the_provider_filters_out_is_not_a_notice(inbox: Inbox, nb_client: NetBoxClient) -> None:
@@ -86,7 +86,7 @@ def test_mail_the_provider_filters_out_is_not_a_notice(inbox: Inbox, nb_client: 
     message.set_content("Thank you for your business.")
     outcome = inbox.deliver(message.as_bytes(), source="mr@zayo.com")
     assert outcome.result == "not_a_notice"
-    assert _count(nb_client, "maintenance") == 0
+    assert count(nb_client, "maintenance") == 0
 
 
 def test_unparseable_notice_is_reported_with_the_parsers_reason(
@@ -119,7 +119,7 @@ def test_provider_missing_in_netbox_is_reported(
     inbox = make_inbox(NETBOX_PROVIDER_MAP='{"zayo": "zayo-not-in-netbox"}')
     outcome = inbox.deliver(ZAYO4.read_bytes(), source="mr@zayo.com")
     assert outcome.result == "no_netbox_provider"
-    assert _count(nb_client, "maintenance") == 0
+    assert count(nb_client, "maintenance") == 0
 
 
 def test_handler_raises_when_the_mail_is_not_in_s3_yet(inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +128,7 @@ def test_handler_raises_when_the_mail_is_not_in_s3_yet(inbox: Inbox, monkeypatch
 
     monkeypatch.setattr(inbound, "default_deps", lambda: inbox.deps)
     with pytest.raises(ObjectMissing):
-        inbound.handler(receipt_event("missing", source="mr@zayo.com"), _Context())
+        inbound.handler(receipt_event("missing", source="mr@zayo.com"), LambdaContext())
 
 
 def test_handler_reports_an_event_that_is_not_an_ses_receipt(
@@ -137,6 +137,6 @@ def test_handler_reports_an_event_that_is_not_an_ses_receipt(
     from sesflow.notices.inbound import lambda_handler as inbound
 
     monkeypatch.setattr(inbound, "default_deps", lambda: inbox.deps)
-    answer = inbound.handler({"Records": [{"eventSource": "aws:s3"}]}, _Context())
+    answer = inbound.handler({"Records": [{"eventSource": "aws:s3"}]}, LambdaContext())
     assert answer["results"] == []
     assert "not an SES record" in answer["error"]
