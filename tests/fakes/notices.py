@@ -3,7 +3,8 @@ errors, with the plugin's rules as NetBox 4.7 applies them (tests/contracts/test
 real one). Objects are kept as the JSON NetBox answers with, so the typed records are read from it the way
 the real adapter reads them.
 
-`FakeNotices(etags=False)` answers like NetBox 4.5: no ETags, and If-Match ignored."""
+`FakeNotices(etags=False)` answers like NetBox 4.5: no ETags, and If-Match ignored. With `names_refused=False`
+a refused bulk PATCH answers as NetBox before 4.7 does: the first refused object's errors, naming no id."""
 
 from __future__ import annotations
 
@@ -82,10 +83,15 @@ class FakeNotices:
     """netbox-notices in memory. `clock` is the server's clock (timestamps after it are refused)."""
 
     def __init__(
-        self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC), etags: bool = True
+        self,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        etags: bool = True,
+        names_refused: bool = True,
     ) -> None:
         self.clock = clock
         self.etags = etags
+        self.names_refused = names_refused
         self._lock = threading.RLock()
         self._next_id: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
         self._last_stamp = datetime.min.replace(tzinfo=UTC)
@@ -352,6 +358,8 @@ class FakeNotices:
             for row in chosen
             if (refused := rules.refusal(row, NotificationStatus.SENT, now, now, self._recipients(row)))
         ]
+        if errors and not self.names_refused:
+            raise NetBoxValidationError(400, "PATCH", NOTIFICATIONS, errors[0]["errors"])
         if errors:
             detail = f"{len(errors)} of {len(messages)} objects could not be updated."
             raise NetBoxValidationError(400, "PATCH", NOTIFICATIONS, {"detail": detail, "errors": errors})

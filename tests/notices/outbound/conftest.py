@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -35,11 +35,11 @@ from sesflow.resources import RESOURCES
 # not re-exported there (importing the session fixture again would start a second NetBox).
 from ...netbox.conftest import seeded  # noqa: F401
 from ...netbox.no_etag_proxy import NoETagProxy
+from .cases import CONFIGURATION_SET, ETAG, FROM, NETBOX_MODES, NO_ETAG, SECRET, AfterStep
+
+__all__ = ["CONFIGURATION_SET", "FROM", "NETBOX_MODES", "NO_ETAG", "SECRET", "AfterStep"]
 
 TABLE = RESOURCES.idempotency.name
-FROM = "notices@sesflow.example"
-CONFIGURATION_SET = "notices-tracking"
-SECRET = "outbound-webhook-secret"
 NOTIFICATIONS = f"{PLUGIN}/prepared-notifications/"
 
 
@@ -193,22 +193,6 @@ class Outbound:
         return "\n".join(entry.comments for entry in self.notices.journal_entries(notification_id))
 
 
-class AfterStep:
-    """A step hook that calls `action` with the delivery each time the named step (or milestone) is done:
-    a test changes the world between two steps with it."""
-
-    def __init__(self, step: str, action: Callable[[Any], None]) -> None:
-        self.step = step
-        self.action = action
-
-    def before(self, flow: str, step: str, context: object) -> None:
-        pass
-
-    def after(self, flow: str, step: str, context: object) -> None:
-        if step == self.step:
-            self.action(context)
-
-
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
@@ -222,10 +206,8 @@ def ses_ready(aws: AwsClients) -> AwsClients:
     return aws
 
 
-#: How NetBox treats conditional writes: "etag" as 4.6+ do (NetBox 4.7 as it is), "no-etag" as 4.5 does (the
-#: same NetBox behind `NoETagProxy`). Tests that take `netbox_mode` as an indirect parameter run in both.
-ETAG, NO_ETAG = "etag", "no-etag"
-NETBOX_MODES = [ETAG, NO_ETAG]
+# NETBOX_MODES (cases.py): here "no-etag" is the same NetBox behind `NoETagProxy`. Tests that take
+# `netbox_mode` as an indirect parameter run in both.
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from sesflow.notices.outbound.outcomes import Sent, Skipped
 from sesflow.notices.outbound.schedule import send_ready
 from sesflow.pipeline import StopAfter, StopRun
 
+from .cases import CRASH_STEPS
 from .conftest import NETBOX_MODES, Outbound, sent_mails, sent_notification_ids
 
 pytestmark = [
@@ -34,7 +35,7 @@ def crash_then_recover(outbound: Outbound, step: str) -> tuple[int, OutboundDeps
     return notification_id, outbound.deps()
 
 
-@pytest.mark.parametrize("step", ["claim", "refresh", "compose", "send", "mark_sent"])
+@pytest.mark.parametrize("step", CRASH_STEPS)
 def test_crash_after_a_step_ends_with_exactly_one_mail(outbound: Outbound, step: str) -> None:
     notification_id, deps = crash_then_recover(outbound, step)
     if step != "mark_sent":

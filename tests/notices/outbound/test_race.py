@@ -17,6 +17,7 @@ from sesflow.notices.outbound.outcomes import Attempt, Sent
 from sesflow.notices.outbound.pipeline import send_one
 from sesflow.notices.outbound.schedule import send_ready
 
+from .cases import RACING_NOTIFICATIONS as NOTIFICATIONS
 from .conftest import NETBOX_MODES, NO_ETAG, AfterStep, Outbound, sent_mails, sent_notification_ids
 
 pytestmark = [
@@ -24,8 +25,6 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.parametrize("netbox_mode", NETBOX_MODES, indirect=True),
 ]
-
-NOTIFICATIONS = 100
 
 
 def test_webhook_racing_two_schedules_sends_each_notification_once(outbound: Outbound) -> None:
