@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from sesflow.aws.ses import SentMessage
+from sesflow.netbox.errors import NetBoxServerError
 from sesflow.netbox.records import NotificationStatus, NotificationVersion, PreparedNotification
 from sesflow.notices.claims import FIRST_BACKOFF_SECONDS, LEASE_SECONDS, ClaimState
 from sesflow.notices.outbound.delivery import Delivery, OutboundDeps
@@ -80,6 +81,7 @@ def test_crash_after_a_step_ends_with_exactly_one_mail(world: FakeOutbound, step
     )
     assert send_ready(deps) == []
     assert len(world.ses.sent) == 1
+    assert world.ses.sent[0].message_id in world.journal(notification_id)
 
 
 def test_crash_after_the_claim_is_released_leaves_nothing_to_do(world: FakeOutbound) -> None:
@@ -444,3 +446,43 @@ def test_rejected_mail_is_journaled_backed_off_and_not_resent_every_poll() -> No
     [sent] = send_ready(world.deps(SES_FROM_ADDRESS=FROM))  # the operator fixed the sender
     assert isinstance(sent, Sent)
     assert len(world.ses.sent) == 1
+
+
+class NetBoxDown:
+    """FakeNotices behind a NetBox that answers 503 to everything once `down` is set (retries exhausted)."""
+
+    def __init__(self, notices: FakeNotices) -> None:
+        self.inner = notices
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.inner, name)
+        if not self.down or not callable(found):
+            return found
+
+        def unavailable(*_: Any, **__: Any) -> Any:
+            raise NetBoxServerError(503, "PATCH", name, {"detail": "Service Unavailable"})
+
+        return unavailable
+
+
+def test_patch_failing_for_good_is_finished_by_the_next_run_without_a_second_mail() -> None:
+    world = FakeOutbound()
+    [notification_id] = world.ready()
+    netbox = NetBoxDown(world.notices)
+    deps = world.deps()
+    deps.notices = netbox  # type: ignore[assignment]  # NoticesApi's methods, failing on demand
+    deps.hooks = (AfterStep("send", lambda _: setattr(netbox, "down", True)),)
+
+    [failed] = send_ready(deps)
+
+    assert isinstance(failed, Failed)
+    assert world.status(notification_id) == "ready"
+    claim = deps.claims.get(notification_id)
+    assert claim is not None and claim.state is ClaimState.SENT and claim.lease_until == 0
+    netbox.down = False
+    deps.hooks = ()
+    [outcome] = send_ready(deps)  # the next poll: the ids are recorded, only the PATCH is left
+    assert isinstance(outcome, Sent)
+    assert len(world.ses.sent) == 1
+    assert world.status(notification_id) == "sent"
