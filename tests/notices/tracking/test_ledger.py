@@ -1,6 +1,6 @@
 """The tracking ledger's contract, held by the DynamoDB adapter (moto's server) and by the in-memory one the
-unit tests drive the flow with: dedupe by event identity, the first outcome of each recipient kept, messages
-placed."""
+unit tests drive the flow with (`FakeTrackingLedger`): dedupe by event identity, the first outcome of each
+recipient kept, messages placed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from sesflow.aws.tracking_ledger import TrackingTable
 from sesflow.notices.tracking.ledger import Failure, Ledger, TrackingLedger
 
+from ...fakes.tracking_ledger import FakeTrackingLedger
 from .conftest import TABLE, create_table
-from .memory import MemoryLedger
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -25,7 +25,7 @@ AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 )
 def ledger(request: pytest.FixtureRequest) -> TrackingLedger:
     if request.param == "memory":
-        return MemoryLedger()
+        return FakeTrackingLedger()
     aws = request.getfixturevalue("aws")
     create_table(aws)
     return TrackingTable(TABLE, aws.dynamodb)
