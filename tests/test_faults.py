@@ -20,6 +20,7 @@ from sesflow.relay.distribute import Relayed, process_message
 from sesflow.resources import RESOURCES
 
 from .relay.builders import device_mail
+from .relay.cases import RELAY_STEPS
 from .relay.conftest import RelayWorld, world  # noqa: F401 - the relay on real local servers
 
 
@@ -191,20 +192,6 @@ def test_a_killed_api_handler_answers_502_and_the_next_request_is_served(
 
 
 # --- the relay, killed after each named step ------------------------------------------------------------
-
-#: Every relay checkpoint but `ses_accepted` (SES took the chunk, its record is not written yet): a kill
-#: there is the one window in which the relay can send a chunk twice (see `sesflow.relay.send`).
-RELAY_STEPS = (
-    "load",
-    "gate",
-    "recipients",
-    "store_attachments",
-    "sign_links",
-    "compose",
-    "chunk_recorded",
-    "send",
-    "report",
-)
 
 
 @pytest.mark.integration

@@ -1,13 +1,16 @@
 """Hostile mails for the relay, as data: the foundation's malformed mails (`tests/mail/builders.py`), each
 given a From and a recipients line where that makes sense, plus mails aimed at the relay itself, each with
 what must become of it (relayed with how many sends and stored attachments, quarantined, or refused with
-its reason)."""
+its reason); and the checks on what a run leaves behind (stored keys, notices) that hold for every case."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from sesflow.mail import parse_mail
 
 from ..mail.builders import CASES as FOUNDATION_CASES
 from ..mail.builders import CRLF, attachment, mail, part
@@ -417,3 +420,35 @@ RELAY = [
 ]
 
 TABLE = FOUNDATION + RELAY
+
+
+# --- what a relayed or refused mail may leave behind ------------------------------------------------------
+
+#: A notice names the mail; it never carries it. Anything bigger is carrying something it should not.
+MAX_NOTICE_BYTES = 4096
+
+
+def assert_no_traversal(key: str, message_id: str) -> None:
+    """`{messageId}/{n}-{name}`: one level under the mail's id, no backslash, no `..` as a name or a
+    name's start. (Two dots inside a name, as in a literal `%2F..%2Fetc` that S3 keeps as it is, climb
+    nothing: S3 keys are flat strings and the links percent-encode `%`.)"""
+    folder, separator, name = key.partition("/")
+    assert separator and folder == message_id, key
+    assert "/" not in name and "\\" not in name, key
+    assert not name.startswith("."), key
+    assert ".." not in name.replace("%2F..%2F", ""), key
+
+
+def body_lines(raw: bytes) -> set[str]:
+    """The mail's text lines long enough to recognise in a notice."""
+    parsed = parse_mail(raw)
+    texts = [parsed.text_body() or "", parsed.html_body() or ""]
+    return {line.strip() for text in texts for line in text.splitlines() if len(line.strip()) >= 8}
+
+
+def check_notice(notice: Mapping[str, Any], raw: bytes) -> None:
+    size = len(json.dumps(notice).encode())
+    assert size <= MAX_NOTICE_BYTES, f"a {size}-byte notice: {json.dumps(notice)[:300]}…"
+    shown = json.dumps(notice, ensure_ascii=False)
+    carried = [line for line in body_lines(raw) if line in shown]
+    assert not carried, f"the notice carries the body: {carried[:3]}"

@@ -14,26 +14,18 @@ checked, so none exceeds it).
 from __future__ import annotations
 
 import email
-import json
-from collections.abc import Mapping
 from email import policy
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 
-from sesflow.mail import parse_mail
 from sesflow.relay.distribute import Refused, Relayed, process_message
 
 from ..mail.builders import CASES as FOUNDATION_CASES
 from .conftest import RelayWorld
-from .hostile import FOUNDATION, RELAY, TABLE, Hostile
+from .hostile import FOUNDATION, RELAY, TABLE, Hostile, assert_no_traversal, check_notice
 
 pytestmark = pytest.mark.integration
-
-#: A notice names the mail; it never carries it. Anything bigger is carrying something it should not.
-MAX_NOTICE_BYTES = 4096
-
 
 # --- what happened ----------------------------------------------------------------------------------------
 
@@ -54,32 +46,6 @@ def sent_message(raw_data: str) -> EmailMessage:
     parsed = email.message_from_string(raw_data, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
-
-
-def assert_no_traversal(key: str, message_id: str) -> None:
-    """`{messageId}/{n}-{name}`: one level under the mail's id, no backslash, no `..` as a name or a
-    name's start. (Two dots inside a name, as in a literal `%2F..%2Fetc` that S3 keeps as it is, climb
-    nothing: S3 keys are flat strings and the links percent-encode `%`.)"""
-    folder, separator, name = key.partition("/")
-    assert separator and folder == message_id, key
-    assert "/" not in name and "\\" not in name, key
-    assert not name.startswith("."), key
-    assert ".." not in name.replace("%2F..%2F", ""), key
-
-
-def body_lines(raw: bytes) -> set[str]:
-    """The mail's text lines long enough to recognise in a notice."""
-    parsed = parse_mail(raw)
-    texts = [parsed.text_body() or "", parsed.html_body() or ""]
-    return {line.strip() for text in texts for line in text.splitlines() if len(line.strip()) >= 8}
-
-
-def check_notice(notice: Mapping[str, Any], raw: bytes) -> None:
-    size = len(json.dumps(notice).encode())
-    assert size <= MAX_NOTICE_BYTES, f"a {size}-byte notice: {json.dumps(notice)[:300]}…"
-    shown = json.dumps(notice, ensure_ascii=False)
-    carried = [line for line in body_lines(raw) if line in shown]
-    assert not carried, f"the notice carries the body: {carried[:3]}"
 
 
 @pytest.mark.parametrize("hostile", [pytest.param(case, id=case.name, marks=case.marks) for case in TABLE])
