@@ -6,6 +6,7 @@ the test moves. Each ends in the NetBox status and journal the real-server test 
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -250,30 +251,41 @@ def test_a_direct_sns_event_raises_so_sns_retries(world: FakeWorld) -> None:
 
 
 class FaultyNotices(FakeNotices):
-    """NetBox answers the next status change with the given error (as a 503 or a 429 past the client's
-    retry deadline reaches the flow)."""
+    """NetBox answers the next read (`GET`), status change (`PATCH`) or change to one status (`delivered`)
+    with the given error, as a 503 or a 429 that outlasted the client's retry deadline reaches the flow."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.faults: list[Exception] = []
+        self.faults: defaultdict[str, list[Exception]] = defaultdict(list)
+
+    def prepared_notification_answer(self, notification_id: int) -> Any:
+        if self.faults["GET"]:
+            raise self.faults["GET"].pop(0)
+        return super().prepared_notification_answer(notification_id)
 
     def transition(self, notification_id: int, status: NotificationStatus, **kwargs: Any) -> Any:
-        if self.faults:
-            raise self.faults.pop(0)
+        for key in (str(status), "PATCH"):
+            if self.faults[key]:
+                raise self.faults[key].pop(0)
         return super().transition(notification_id, status, **kwargs)
 
 
 FAULTS = {
-    "503": lambda path: NetBoxServerError(503, "PATCH", path, {"detail": "unavailable"}),
-    "429": lambda path: NetBoxThrottled(429, "PATCH", path, {"detail": "throttled"}),
+    "503": lambda method: NetBoxServerError(503, method, "/api/plugins/notices/", {"detail": "unavailable"}),
+    "429": lambda method: NetBoxThrottled(429, method, "/api/plugins/notices/", {"detail": "throttled"}),
 }
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-def test_a_netbox_fault_fails_only_that_message_then_it_succeeds(fault: str) -> None:
+def faulty_world() -> tuple[FakeWorld, FaultyNotices]:
     world = FakeWorld.at(START, notices=FaultyNotices)
-    faulty = world.notices
-    assert isinstance(faulty, FaultyNotices)
+    assert isinstance(world.notices, FaultyNotices)
+    return world, world.notices
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH"], ids=["on_read", "on_apply"])
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_netbox_fault_fails_only_that_message_then_it_succeeds(fault: str, method: str) -> None:
+    world, faulty = faulty_world()
     first, second = world.sent(RECIPIENTS[:1]), world.sent(RECIPIENTS[1:2])
     assert first.sent_at is not None and second.sent_at is not None
     at = second.sent_at + 100 * ms
@@ -282,13 +294,37 @@ def test_a_netbox_fault_fails_only_that_message_then_it_succeeds(fault: str) -> 
         ses.delivery_event(mail_for(first, "ses-f1"), RECIPIENTS[:1], at=first.sent_at + 100 * ms),
         ses.delivery_event(mail_for(second, "ses-f2"), RECIPIENTS[1:2], at=at),
     )
-    faulty.faults.append(FAULTS[fault]("/api/plugins/notices/prepared-notifications/"))
+    faulty.faults[method].append(FAULTS[fault](method))
     assert world.drain() == ["Delivery"]
+    assert faulty.faults[method] == []
     assert sorted(world.status(n.id) for n in (first, second)) == ["delivered", "sent"]
     assert world.drain() == []
     for notification in (first, second):
         assert world.status(notification.id) == "delivered"
         assert sum("[SES Delivery]" in e for e in world.journal(notification.id)) == 1
+
+
+def test_a_fault_between_two_writes_of_one_event_is_finished_by_the_retry() -> None:
+    """An early delivery writes `sent` then `delivered`; NetBox fails the second: the redelivery writes only
+    what is missing."""
+    world, faulty = faulty_world()
+    ready = world.ready(RECIPIENTS[:1])
+    assert ready.approved_at is not None
+    sent = ready.approved_at + 100 * ms
+    claim = world.claims.acquire(ready.id, "r1")
+    assert isinstance(claim, Claim)
+    world.claims.record_part(claim, 0, "ses-split", last=True)
+    mail = ses.mail_object("ses-split", RECIPIENTS[:1], sent=sent, tags=tags(ready.id))
+    world.clock.pass_(sent + 300 * ms)
+    faulty.faults["delivered"].append(FAULTS["503"]("PATCH"))
+    assert world.send_through(ses.delivery_event(mail, RECIPIENTS[:1], at=sent + 300 * ms)) == ["Delivery"]
+    assert world.status(ready.id) == "sent"
+    assert world.drain() == []
+    after = world.notices.get_prepared_notification(ready.id)
+    assert (after.status, after.sent_at, after.delivered_at) == ("delivered", sent, sent + 300 * ms)
+    entries = world.journal(ready.id)
+    assert sum("Sent via SES (MessageId: ses-split)" in entry for entry in entries) == 1
+    assert sum("[SES Delivery]" in entry for entry in entries) == 1
 
 
 class CrashAfterNetBox(FakeTrackingLedger):
