@@ -50,7 +50,7 @@ class FakeClock:
     def advance(self, by: timedelta) -> None:
         self.now += by
 
-    def pass_(self, moment: datetime) -> None:
+    def move_past(self, moment: datetime) -> None:
         """Past `moment` (NetBox refuses a timestamp ahead of its clock), as the real tests wait for it."""
         self.now = max(self.now, moment + timedelta(seconds=1))
 
@@ -101,6 +101,9 @@ def sqs_record(index: int, message: Message) -> Json:
 
 @dataclass
 class FakeWorld:
+    """NetBox with three contacts and a template, the ledger and the claims, the queue, and the outcomes the
+    flow reported."""
+
     clock: FakeClock
     notices: FakeNotices
     seeded: Seeded

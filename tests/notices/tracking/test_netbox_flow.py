@@ -91,7 +91,8 @@ def test_shuffled_and_repeated_events_end_the_same_in_netbox(
     pipe: TrackingPipe, prepared: Notifications, scenario: str
 ) -> None:
     """Seeded shuffles of the whole set, every event published twice: 5 per scenario in `make test`, 100 per
-    scenario (200 in all) in `make campaign`; the same 200 shuffles also run in process in test_rule.py."""
+    scenario (200 in all) in `make campaign`; the same 200 shuffles also run in process in test_rule.py,
+    and through the flow over the fakes in test_over_fakes.py."""
     build_set = one_bounce if scenario == "one_bounce" else all_delivered
     runs = []
     for seed in range(SHUFFLES_PER_SCENARIO):

@@ -63,7 +63,7 @@ def test_each_event_type_reaches_netbox_by_the_rule(
         # Feedback notifications carry no tags: the message is placed by the tagged Send seen before.
         world.publish(ses.send_event(mail))
         event = ses.legacy(event)
-    world.clock.pass_(at)
+    world.clock.move_past(at)
     world.publish(event)
     assert world.drain() == []
     after = world.notices.get_prepared_notification(notification.id)
@@ -89,7 +89,7 @@ def shuffled_run(scenario: str, seed: int) -> tuple[FakeWorld, PreparedNotificat
     events = build_set(notification.id, RECIPIENTS, notification.sent_at, f"ses-{scenario}-{seed}")
     shuffled = events * 2
     random.Random(seed).shuffle(shuffled)
-    world.clock.pass_(notification.sent_at + timedelta(seconds=1))
+    world.clock.move_past(notification.sent_at + timedelta(seconds=1))
     world.publish(*shuffled)
     assert world.drain() == []
     return world, notification, events
@@ -138,7 +138,7 @@ def test_every_event_delivered_twice_gives_one_journal_entry_each(world: FakeWor
     notification = world.sent()
     assert notification.sent_at is not None
     events = all_delivered(notification.id, RECIPIENTS, notification.sent_at, "ses-twice")
-    world.clock.pass_(notification.sent_at + timedelta(seconds=1))
+    world.clock.move_past(notification.sent_at + timedelta(seconds=1))
     world.publish(*events)
     world.publish(*events)
     assert world.drain() == []
@@ -152,7 +152,7 @@ def test_a_duplicate_event_writes_nothing(world: FakeWorld, scenario: Any) -> No
     notification = world.sent()
     assert notification.sent_at is not None
     events = scenario(notification.id, RECIPIENTS, notification.sent_at, "ses-dup")
-    world.clock.pass_(notification.sent_at + timedelta(seconds=1))
+    world.clock.move_past(notification.sent_at + timedelta(seconds=1))
     assert world.send_through(*events) == []
     for event in events:
         before = world.state()
@@ -179,7 +179,7 @@ def test_delivery_before_outbound_marks_sent_completes_the_send_from_the_claim(w
     assert ready.approved_at is not None
     sent = ready.approved_at + 100 * ms
     mail = ses.mail_object("ses-early", RECIPIENTS[:2], sent=sent, tags=tags(ready.id))
-    world.clock.pass_(sent + 300 * ms)
+    world.clock.move_past(sent + 300 * ms)
     assert world.send_through(ses.delivery_event(mail, RECIPIENTS[:2], at=sent + 300 * ms)) == []
     after = world.notices.get_prepared_notification(ready.id)
     assert after.status == "delivered"
@@ -195,7 +195,7 @@ def test_delivery_with_no_sign_of_the_send_is_redelivered_until_sent_exists(worl
     mail = ses.mail_object(
         "ses-unclaimed", RECIPIENTS[:1], sent=ready.approved_at + 100 * ms, tags=tags(ready.id)
     )
-    world.clock.pass_(at)
+    world.clock.move_past(at)
     assert world.send_through(ses.delivery_event(mail, RECIPIENTS[:1], at=at)) == ["Delivery"]
     assert world.status(ready.id) == "ready"
     assert world.outcomes[-1].verdict == "wait_for_send"
@@ -212,7 +212,7 @@ def test_without_outbound_the_redelivery_completes_the_send_from_the_first_arriv
     assert ready.approved_at is not None
     sent = ready.approved_at + 100 * ms
     mail = ses.mail_object("ses-alone", RECIPIENTS[:1], sent=sent, tags=tags(ready.id))
-    world.clock.pass_(sent + 200 * ms)
+    world.clock.move_past(sent + 200 * ms)
     assert world.send_through(ses.delivery_event(mail, RECIPIENTS[:1], at=sent + 200 * ms)) == ["Delivery"]
     assert world.drain() == []
     after = world.notices.get_prepared_notification(ready.id)
@@ -238,7 +238,7 @@ def test_a_direct_sns_event_raises_so_sns_retries(world: FakeWorld) -> None:
     assert ready.approved_at is not None
     at = ready.approved_at + 200 * ms
     mail = ses.mail_object("ses-sns", RECIPIENTS[:1], sent=ready.approved_at + 100 * ms, tags=tags(ready.id))
-    world.clock.pass_(at)
+    world.clock.move_past(at)
     event = ses.sns_event([ses.delivery_event(mail, RECIPIENTS[:1], at=at)])
     with pytest.raises(RetryLater):
         process_sns(event, world.deps)
@@ -289,7 +289,7 @@ def test_a_netbox_fault_fails_only_that_message_then_it_succeeds(fault: str, met
     first, second = world.sent(RECIPIENTS[:1]), world.sent(RECIPIENTS[1:2])
     assert first.sent_at is not None and second.sent_at is not None
     at = second.sent_at + 100 * ms
-    world.clock.pass_(at)
+    world.clock.move_past(at)
     world.publish(
         ses.delivery_event(mail_for(first, "ses-f1"), RECIPIENTS[:1], at=first.sent_at + 100 * ms),
         ses.delivery_event(mail_for(second, "ses-f2"), RECIPIENTS[1:2], at=at),
@@ -315,7 +315,7 @@ def test_a_fault_between_two_writes_of_one_event_is_finished_by_the_retry() -> N
     assert isinstance(claim, Claim)
     world.claims.record_part(claim, 0, "ses-split", last=True)
     mail = ses.mail_object("ses-split", RECIPIENTS[:1], sent=sent, tags=tags(ready.id))
-    world.clock.pass_(sent + 300 * ms)
+    world.clock.move_past(sent + 300 * ms)
     faulty.faults["delivered"].append(FAULTS["503"]("PATCH"))
     assert world.send_through(ses.delivery_event(mail, RECIPIENTS[:1], at=sent + 300 * ms)) == ["Delivery"]
     assert world.status(ready.id) == "sent"
@@ -346,7 +346,7 @@ def test_a_crash_after_the_netbox_write_does_not_write_twice(world: FakeWorld, c
     at = notification.sent_at + 100 * ms
     event = build(case, mail_for(notification, f"ses-crash-{case}"), list(RECIPIENTS[:1]), at)
     world.ledger = CrashAfterNetBox(clock=world.clock.seconds, lease_seconds=0.5)
-    world.clock.pass_(at)
+    world.clock.move_past(at)
     world.publish(event)
     assert len(world.drain()) == 1
     before = world.journal(notification.id)
@@ -367,7 +367,7 @@ def test_transient_bounce_then_late_bounce_after_delivered(world: FakeWorld) -> 
     assert notification.sent_at is not None
     mail = mail_for(notification, "ses-late")
     t = notification.sent_at
-    world.clock.pass_(t + 400 * ms)
+    world.clock.move_past(t + 400 * ms)
     world.send_through(ses.bounce_event(mail, RECIPIENTS[:1], at=t + 50 * ms, bounce_type="Transient"))
     assert world.status(notification.id) == "sent"
     world.send_through(ses.delivery_event(mail, RECIPIENTS[:2], at=t + 100 * ms))
@@ -395,7 +395,7 @@ def test_events_of_the_previous_round_do_not_touch_a_notification_approved_again
     old = ses.mail_object(
         "ses-r1", RECIPIENTS[:1], sent=notification.sent_at, tags=tags(notification.id, first_round)
     )
-    world.clock.pass_(notification.sent_at + 100 * ms)
+    world.clock.move_past(notification.sent_at + 100 * ms)
     world.send_through(ses.bounce_event(old, RECIPIENTS[:1], at=notification.sent_at + 100 * ms))
     assert world.status(notification.id) == "failed"
     world.clock.advance(timedelta(seconds=1))
