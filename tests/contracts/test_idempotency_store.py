@@ -23,24 +23,11 @@ from sesflow.local.aws_setup import create_idempotency_table
 from sesflow.local.lambda_context import LocalLambdaContext
 from sesflow.resources import RESOURCES
 
-from ..fakes.idempotency import FakeIdempotencyStore
+from ..fakes.idempotency import FakeIdempotencyStore, OffsetClock
 
 
 class Stopped(BaseException):
     """A run that dies as a killed Lambda does: no `except Exception` sees it."""
-
-
-@dataclass
-class OffsetClock:
-    """Wall-clock time moved on by `advance`, so the fake's conditions line up with Powertools' own `now`."""
-
-    offset: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 @dataclass

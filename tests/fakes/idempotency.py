@@ -8,6 +8,7 @@ import copy
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
@@ -15,6 +16,20 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+
+
+@dataclass
+class OffsetClock:
+    """Wall-clock seconds moved on by `advance`: Powertools reads the real clock for the expiries it writes,
+    so a fake clock that only ever runs ahead of it keeps the store's conditions true to DynamoDB's."""
+
+    offset: float = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 class FakeIdempotencyStore(BasePersistenceLayer):
