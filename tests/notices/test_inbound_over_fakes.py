@@ -214,7 +214,6 @@ def test_a_killed_notice_overtaken_by_one_with_the_same_stamp_ends_as_in_order(
     in_order = same_stamp_in_order()
     inbox = FakeInbox()
     first, second = names
-    inbox.counter = 0
     stopped_after(step, inbox, corpus_path("crowncastle", first).read_bytes(), CROWNCASTLE)
     assert deliver_numbered(inbox, 2, second).result == "applied"  # overtakes the killed one
     if finish == "retry":
