@@ -25,14 +25,13 @@ from ..fakes.sns import FakePublisher
 from ..fakes.tracking_ledger import FakeTrackingLedger
 
 if TYPE_CHECKING:  # the flows' protocols, as mypy sees the fakes
+    from sesflow.aws.ses import MailSender
     from sesflow.notices.claims import ClaimStore
-    from sesflow.notices.outbound.delivery import Sender
     from sesflow.notices.tracking.ledger import TrackingLedger
-    from sesflow.relay.ports import MailSender, MailStore, NoticePublisher, SendMarks
+    from sesflow.relay.ports import MailStore, NoticePublisher, SendMarks
 
     _mail_store: MailStore = FakeObjectStore()
     _mail_sender: MailSender = FakeSesSender()
-    _outbound_sender: Sender = FakeSesSender()
     _tracking_ledger: TrackingLedger = FakeTrackingLedger()
     _claim_store: ClaimStore = FakeClaimStore()
     _notice_publisher: NoticePublisher = FakePublisher()

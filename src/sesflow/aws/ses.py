@@ -96,6 +96,21 @@ class SentMessage:
     recipients: tuple[str, ...]
 
 
+class MailSender(Protocol):
+    """What a flow needs from SES: one raw MIME message sent to an envelope of recipients. `SesSender` is it;
+    the dry runs and the tests give recorders."""
+
+    def send_raw(
+        self,
+        raw: bytes,
+        *,
+        from_address: str,
+        recipients: Sequence[str],
+        configuration_set: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> SentMessage: ...
+
+
 def classify(error: Exception) -> SendError:
     """Turn a boto3/botocore failure into a transient or permanent send error."""
     if isinstance(error, SendError):

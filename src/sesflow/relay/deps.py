@@ -9,9 +9,10 @@ from datetime import datetime
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
+from sesflow.aws.ses import MailSender
 from sesflow.config import RelaySettings
 from sesflow.relay.links import utc_now
-from sesflow.relay.ports import LinkSigning, MailSender, MailStore, NoticePublisher, SendMarks
+from sesflow.relay.ports import LinkSigning, MailStore, NoticePublisher, SendMarks
 from sesflow.relay.send import Envelope, SendGuard, idempotency_config
 
 

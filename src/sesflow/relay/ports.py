@@ -3,11 +3,10 @@ so do the dry run's read-only stand-ins (`sesflow.relay.dry_run`) and a test's f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from sesflow.aws.ses import SentMessage
 from sesflow.aws.sns import AttributeValue
 from sesflow.aws.store import StoredObject
 from sesflow.relay.links import SignedLink
@@ -46,20 +45,6 @@ class LinkSigning(Protocol):
     """Links to stored attachments (`sesflow.relay.links.LinkSigner`)."""
 
     def sign(self, bucket: str, key: str, *, download_name: str | None = None) -> SignedLink: ...
-
-
-class MailSender(Protocol):
-    """Sends one raw MIME message to an envelope of recipients (`sesflow.aws.ses.SesSender`)."""
-
-    def send_raw(
-        self,
-        raw: bytes,
-        *,
-        from_address: str,
-        recipients: Sequence[str],
-        configuration_set: str | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> SentMessage: ...
 
 
 class NoticePublisher(Protocol):

@@ -20,10 +20,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
-from sesflow.aws.ses import SendError, UncertainSendError
+from sesflow.aws.ses import MailSender, SendError, UncertainSendError
 from sesflow.mail.addresses import chunk_recipients
 from sesflow.pipeline import reached
-from sesflow.relay.ports import MailSender, SendMarks
+from sesflow.relay.ports import SendMarks
 from sesflow.relay.records import MailLocation
 
 #: Records outlive SQS's longest retention (14 days), so a late redelivery still finds them.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 from sesflow.config import OutboundSettings
 from sesflow.mail.addresses import InvalidAddress
@@ -15,25 +15,11 @@ from sesflow.notices.claims import Claim, Claims
 from sesflow.pipeline import StepHook
 
 if TYPE_CHECKING:
-    from sesflow.aws.ses import SentMessage
+    from sesflow.aws.ses import MailSender
     from sesflow.mail.compose import Composition
 
 #: Notifications handled at once on a schedule: SES's rate limiter paces the sends, the rest overlaps.
 WORKERS: Final = 8
-
-
-class Sender(Protocol):
-    """SES's raw send (`sesflow.aws.ses.SesSender`), or the dry run's recorder."""
-
-    def send_raw(
-        self,
-        raw: bytes,
-        *,
-        from_address: str,
-        recipients: Sequence[str],
-        configuration_set: str | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> SentMessage: ...
 
 
 @dataclass
@@ -41,7 +27,7 @@ class OutboundDeps:
     settings: OutboundSettings
     notices: NoticesApi
     claims: Claims
-    sender: Sender
+    sender: MailSender
     workers: int = WORKERS
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: Hooks around each step of every delivery (the kill points are always there; tests add their own).
