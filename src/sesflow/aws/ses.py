@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import (
@@ -109,6 +109,34 @@ class MailSender(Protocol):
         configuration_set: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> SentMessage: ...
+
+
+@dataclass(frozen=True)
+class NotedSend:
+    """A mail a dry run would have handed to SES."""
+
+    raw: bytes
+    recipients: tuple[str, ...]
+    tags: Mapping[str, str]
+
+
+@dataclass
+class NotedSends:
+    """The dry runs' sender: takes every mail as SES takes a valid one, keeps it, and sends nothing."""
+
+    sends: list[NotedSend] = field(default_factory=list)
+
+    def send_raw(
+        self,
+        raw: bytes,
+        *,
+        from_address: str,
+        recipients: Sequence[str],
+        configuration_set: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> SentMessage:
+        self.sends.append(NotedSend(raw, tuple(recipients), dict(tags or {})))
+        return SentMessage(f"dry-run-{len(self.sends)}", tuple(recipients))
 
 
 def classify(error: Exception) -> SendError:

@@ -114,9 +114,10 @@ def send_command(
 
 def _dry_run(notification_id: int) -> None:
     """The steps of a real send with read-only adapters: the decision it would reach, and the mail."""
+    from sesflow.aws.ses import NotedSends
     from sesflow.notices.claims import Claims, ClaimTable
     from sesflow.notices.outbound.delivery import OutboundDeps
-    from sesflow.notices.outbound.dry_run import LastComposed, ReadOnlyClaimStore, RecordingSender, read_only
+    from sesflow.notices.outbound.dry_run import LastComposed, ReadOnlyClaimStore, read_only
     from sesflow.notices.outbound.pipeline import send_one
 
     settings = _settings(_PREVIEW_PLACEHOLDERS)
@@ -126,7 +127,7 @@ def _dry_run(notification_id: int) -> None:
     claims = ClaimTable(table, default_clients().dynamodb) if has_table else Claims(ReadOnlyClaimStore())
     composed = LastComposed()
     deps = read_only(
-        OutboundDeps(settings, _notices(settings), claims, RecordingSender(), workers=1), hooks=(composed,)
+        OutboundDeps(settings, _notices(settings), claims, NotedSends(), workers=1), hooks=(composed,)
     )
     outcome = send_one(notification_id, deps)
     for delivery in composed.deliveries:

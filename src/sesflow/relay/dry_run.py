@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyIt
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from sesflow.aws.ses import SentMessage
+from sesflow.aws.ses import NotedSends
 from sesflow.aws.sns import AttributeValue
 from sesflow.aws.store import ObjectMissing, StoredObject
 from sesflow.config import RelaySettings
@@ -79,25 +79,6 @@ class UnsignedLinks:
 
     def sign(self, bucket: str, key: str, *, download_name: str | None = None) -> SignedLink:
         return SignedLink(f"s3://{bucket}/{key}", self.clock() + self.lifetime, capped=False)
-
-
-@dataclass
-class NotedSends:
-    """Takes every send as SES would take a valid one, and notes its envelope."""
-
-    envelopes: list[tuple[str, ...]] = field(default_factory=list)
-
-    def send_raw(
-        self,
-        raw: bytes,
-        *,
-        from_address: str,
-        recipients: Sequence[str],
-        configuration_set: str | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> SentMessage:
-        self.envelopes.append(tuple(recipients))
-        return SentMessage(f"dry-run-{len(self.envelopes)}", tuple(recipients))
 
 
 @dataclass
@@ -171,4 +152,9 @@ def run_dry(raw: bytes, location: MailLocation, settings: RelaySettings) -> DryR
         warnings.filterwarnings("ignore", "Couldn't determine the remaining time left")
         outcome = relay(mail, deps)
     # The mail is in hand, so `load` parsed it, whatever the later steps decided.
-    return DryRun(mail, outcome, tuple(sends.envelopes), tuple(sorted(mail.parsed.defect_kinds())))
+    return DryRun(
+        mail,
+        outcome,
+        tuple(send.recipients for send in sends.sends),
+        tuple(sorted(mail.parsed.defect_kinds())),
+    )

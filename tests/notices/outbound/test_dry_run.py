@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from sesflow.aws.ses import NotedSends
 from sesflow.local.netbox.seed import CONTACTS
-from sesflow.notices.outbound.dry_run import LastComposed, RecordingSender, read_only
+from sesflow.notices.outbound.dry_run import LastComposed, read_only
 from sesflow.notices.outbound.outcomes import Attempt, Rejected
 from sesflow.notices.outbound.schedule import send_ready
 from sesflow.notices.rounds import round_of
@@ -43,7 +44,7 @@ def test_a_dry_run_reaches_the_decisions_of_a_real_run_and_changes_nothing(outbo
     assert {outbound.status(number) for number in (sendable, held, unaddressed)} == {"ready"}
     assert {number: outbound.journal(number) for number in journals} == journals
     assert deps.claims.get(sendable) is None and deps.claims.get(unaddressed) is None
-    assert isinstance(dry.sender, RecordingSender) and len(dry.sender.mails) == 1
+    assert isinstance(dry.sender, NotedSends) and len(dry.sender.sends) == 1
     assert [delivery.notification_id for delivery in composed.deliveries] == [sendable]
 
     real_decisions = [decision(outcome) for outcome in send_ready(deps)]
@@ -58,4 +59,4 @@ def test_a_dry_run_reaches_the_decisions_of_a_real_run_and_changes_nothing(outbo
         ]
     )
     assert len(sent_mails()) == 1
-    assert sorted(dry.sender.mails[0].recipients) == sorted(sent_mails()[0].destinations)
+    assert sorted(dry.sender.sends[0].recipients) == sorted(sent_mails()[0].destinations)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sesflow.aws.claim_store import Claim, ClaimState, Stored, Takeover
-from sesflow.aws.ses import SentMessage
+from sesflow.aws.ses import NotedSends
 from sesflow.netbox.notices import PREPARED_NOTIFICATION_TYPE, NoticesApi
 from sesflow.netbox.records import JournalEntry, NotificationStatus, NotificationVersion, PreparedNotification
 from sesflow.notices.claims import Claims, ClaimStore
@@ -70,32 +70,6 @@ class ReadOnlyClaimStore:
         return self.real.evidence_for(notification_id, round_id) if self.real else {}
 
 
-@dataclass(frozen=True)
-class WouldSend:
-    raw: bytes
-    recipients: tuple[str, ...]
-    tags: Mapping[str, str]
-
-
-@dataclass
-class RecordingSender:
-    """Keeps each mail the steps hand to SES, and answers as SES would."""
-
-    mails: list[WouldSend] = field(default_factory=list)
-
-    def send_raw(
-        self,
-        raw: bytes,
-        *,
-        from_address: str,
-        recipients: Sequence[str],
-        configuration_set: str | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> SentMessage:
-        self.mails.append(WouldSend(raw, tuple(recipients), dict(tags or {})))
-        return SentMessage(f"dry-run-{len(self.mails)}", tuple(recipients))
-
-
 class ReadOnlyNotices(NoticesApi):
     """NetBox read as it is; a write answers what NetBox holds now and changes nothing."""
 
@@ -141,7 +115,7 @@ class LastComposed:
 
 def read_only(deps: OutboundDeps, *, hooks: Sequence[StepHook] = ()) -> OutboundDeps:
     """`deps` with read-only adapters: NetBox and the claims are read as they are, and the mail is kept
-    in a `RecordingSender`."""
+    in a `NotedSends`."""
     claims = deps.claims
     return dataclasses.replace(
         deps,
@@ -152,6 +126,6 @@ def read_only(deps: OutboundDeps, *, hooks: Sequence[StepHook] = ()) -> Outbound
             lease_seconds=claims.lease_seconds,
             evidence_wait_seconds=claims.evidence_wait_seconds,
         ),
-        sender=RecordingSender(),
+        sender=NotedSends(),
         hooks=(*deps.hooks, *hooks),
     )
