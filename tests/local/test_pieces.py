@@ -12,8 +12,9 @@ import pytest
 from sesflow.local.outbox import delivery_outcomes, events_for, parse_smtp_target, ses_event
 from sesflow.local.receipt_rules import ReceiptRule, Verdicts
 from sesflow.local.ses_wire import AcceptedMail, read_send
+from sesflow.local.stack import _wiring_modules
 from sesflow.local.workers import resolve_handler
-from sesflow.resources import RESOURCES, VISIBILITY_FACTOR
+from sesflow.resources import RESOURCES, VISIBILITY_FACTOR, Function
 
 pytestmark = pytest.mark.unit
 
@@ -137,3 +138,25 @@ def test_outbox_smtp_target_is_host_and_port() -> None:
     assert parse_smtp_target("127.0.0.1:2525") == ("127.0.0.1", 2525)
     with pytest.raises(ValueError, match="host:port"):
         parse_smtp_target("localhost")
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        RESOURCES.relay.function,
+        RESOURCES.notices.inbound,
+        RESOURCES.notices.outbound,
+        RESOURCES.notices.tracking,
+    ],
+    ids=lambda function: function.name,
+)
+def test_the_stack_finds_each_handlers_cached_wiring_to_forget(function: Function) -> None:
+    # A handler exported by a package is defined in its wiring module: the wiring cached by an earlier stack
+    # (another NetBox, another moto) must be found there, or the new stack's functions talk to the old one.
+    assert resolve_handler(function.handler) is not None
+    wiring = [
+        module.default_deps
+        for module in _wiring_modules(function.handler)
+        if hasattr(getattr(module, "default_deps", None), "cache_clear")
+    ]
+    assert wiring, f"no cached default_deps found for {function.handler}"

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sesflow.aws.clients import AwsClients, default_clients
@@ -209,10 +210,21 @@ def _forget_cached_settings(handler_paths: list[str]) -> None:
         getattr(config, name).cache_clear()
     default_clients.cache_clear()
     for path in handler_paths:
-        module = sys.modules.get(path.rpartition(".")[0])
-        deps = getattr(module, "default_deps", None)
-        if deps is not None and hasattr(deps, "cache_clear"):
-            deps.cache_clear()
+        for module in _wiring_modules(path):
+            deps = getattr(module, "default_deps", None)
+            if deps is not None and hasattr(deps, "cache_clear"):
+                deps.cache_clear()
+
+
+def _wiring_modules(handler_path: str) -> list[ModuleType]:
+    """The handler path's module and the one the handler is defined in (a package's `handler` comes from
+    its wiring module, which holds the cached wiring); only modules already imported."""
+    module_name, _, attribute = handler_path.rpartition(".")
+    module = sys.modules.get(module_name)
+    if module is None:
+        return []
+    defined_in = sys.modules.get(getattr(getattr(module, attribute, None), "__module__", "") or "")
+    return [module] if defined_in in (None, module) else [module, defined_in]
 
 
 def _netbox_target(options: StackOptions, running: ExitStack) -> NetBoxTarget | None:
