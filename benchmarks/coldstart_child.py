@@ -63,7 +63,9 @@ def handler(flow: str, event: dict[str, Any]) -> tuple[float, float, float, str]
     module = importlib.import_module(MODULES[flow])
     imported = time.perf_counter()
     IMPORT_CPU.append(time.process_time() - CPU_AT_START)
-    module.default_deps()  # settings, clients and everything the handler builds once per container
+    # Settings, clients and everything the handler builds once per container: the wiring of the module the
+    # handler is defined in (a package's `handler` comes from its wiring module).
+    importlib.import_module(module.handler.__module__).default_deps()
     wired = time.perf_counter()
     answer = module.handler(event, Context())
     done = time.perf_counter()
