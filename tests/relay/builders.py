@@ -1,6 +1,46 @@
-"""Device mails for the relay's tests: a text part with the recipients line, and an attachment if asked."""
+"""The relay's test inputs: device mails (a text part with the recipients line, and an attachment if asked),
+and the S3 notifications and SQS events that bring them to the relay, as AWS shapes them."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def s3_notification(bucket: str, objects: list[tuple[str, int, str]]) -> str:
+    """The SQS body S3 sends for new objects, each `(key, size, etag)`; keys URL-encoded as S3 does."""
+    records = [
+        {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "s3": {
+                "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                "object": {"key": key.replace("/", "%2F"), "size": size, "eTag": etag.strip('"')},
+            },
+        }
+        for key, size, etag in objects
+    ]
+    return json.dumps({"Records": records})
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    """The Lambda event of one SQS batch carrying these bodies."""
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{n}",
+                "receiptHandle": f"rh-{n}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:relay",
+                "awsRegion": "us-east-1",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
 
 
 def device_mail(

@@ -26,6 +26,8 @@ from sesflow.relay.links import LinkSigner
 from sesflow.relay.wiring import relay_attempts
 from sesflow.resources import RESOURCES
 
+from .builders import s3_notification, sqs_event
+
 SENDER = "relay@ingest.example.com"
 TABLE = RESOURCES.idempotency.name
 
@@ -49,42 +51,13 @@ class RelayWorld:
         return key
 
     def s3_event(self, *keys: str) -> str:
-        records = []
-        for key in keys:
-            head = self.s3.s3.head_object(Bucket=self.incoming, Key=key)
-            records.append(
-                {
-                    "eventVersion": "2.1",
-                    "eventSource": "aws:s3",
-                    "eventName": "ObjectCreated:Put",
-                    "s3": {
-                        "bucket": {"name": self.incoming, "arn": f"arn:aws:s3:::{self.incoming}"},
-                        "object": {
-                            "key": key.replace("/", "%2F"),
-                            "size": head["ContentLength"],
-                            "eTag": head["ETag"].strip('"'),
-                        },
-                    },
-                }
-            )
-        return json.dumps({"Records": records})
+        heads = [(key, self.s3.s3.head_object(Bucket=self.incoming, Key=key)) for key in keys]
+        return s3_notification(
+            self.incoming, [(key, head["ContentLength"], head["ETag"]) for key, head in heads]
+        )
 
     def sqs_event(self, *bodies: str) -> dict[str, Any]:
-        return {
-            "Records": [
-                {
-                    "messageId": f"m-{n}",
-                    "receiptHandle": f"rh-{n}",
-                    "body": body,
-                    "attributes": {"ApproximateReceiveCount": "1"},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:relay",
-                    "awsRegion": "us-east-1",
-                }
-                for n, body in enumerate(bodies)
-            ]
-        }
+        return sqs_event(*bodies)
 
     def sent(self) -> list[Any]:
         return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)

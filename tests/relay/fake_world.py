@@ -20,6 +20,7 @@ from ..fakes.object_store import FakeObjectStore
 from ..fakes.send_marks import FakeSendAttempts
 from ..fakes.ses import FakeSesSender, SentRaw
 from ..fakes.sns import FakePublisher
+from .builders import s3_notification, sqs_event
 
 SENDER = "relay@ingest.example.com"
 INCOMING = "incoming-mail"
@@ -46,38 +47,11 @@ class FakeRelayWorld:
         return key
 
     def s3_event(self, *keys: str) -> str:
-        records = []
-        for key in keys:
-            stored = self.store.get(INCOMING, key)
-            s3 = {
-                "bucket": {"name": INCOMING, "arn": f"arn:aws:s3:::{INCOMING}"},
-                "object": {
-                    "key": key.replace("/", "%2F"),
-                    "size": len(stored.data),
-                    "eTag": stored.etag.strip('"'),
-                },
-            }
-            records.append(
-                {"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": s3}
-            )
-        return json.dumps({"Records": records})
+        stored = [(key, self.store.get(INCOMING, key)) for key in keys]
+        return s3_notification(INCOMING, [(key, len(item.data), item.etag) for key, item in stored])
 
     def sqs_event(self, *bodies: str) -> dict[str, Any]:
-        return {
-            "Records": [
-                {
-                    "messageId": f"m-{n}",
-                    "receiptHandle": f"rh-{n}",
-                    "body": body,
-                    "attributes": {"ApproximateReceiveCount": "1"},
-                    "messageAttributes": {},
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:relay",
-                    "awsRegion": "us-east-1",
-                }
-                for n, body in enumerate(bodies)
-            ]
-        }
+        return sqs_event(*bodies)
 
     def sent(self) -> list[SentRaw]:
         return list(self.sender.sent)
