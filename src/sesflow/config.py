@@ -95,6 +95,7 @@ class InboundSettings:
     netbox_provider_map: Mapping[str, str]
     require_auth: bool
     trusted_forwarders: tuple[str, ...]
+    source_header: str | None = None  # read before From to find the sender (lists that rewrite From)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,13 @@ def _marker(value: str) -> str | None:
     return "must be 3-64 letters, digits, '_' or '-'"
 
 
+def _header_name(value: str) -> str | None:
+    # RFC 5322's field name: printable ASCII but the colon.
+    if re.fullmatch(r"[!-9;-~]{1,76}", value):
+        return None
+    return f"must be a mail header name like X-Original-Sender, got {value!r}"
+
+
 def _log_level(value: str) -> str | None:
     if value.upper() in logging.getLevelNamesMapping():
         return None
@@ -320,6 +328,7 @@ def _inbound(read: _Reader) -> InboundSettings:
         trusted_forwarders=tuple(
             s.lower() for s in read.string_list("INBOUND_TRUSTED_FORWARDERS", _sender_rule)
         ),
+        source_header=read.optional("INBOUND_SOURCE_HEADER", _header_name),
     )
 
 
@@ -372,6 +381,7 @@ VARIABLES: Final[dict[Flow, tuple[str, ...]]] = {
         "NETBOX_PROVIDER_MAP",
         "INBOUND_REQUIRE_AUTH",
         "INBOUND_TRUSTED_FORWARDERS",
+        "INBOUND_SOURCE_HEADER",
     ),
     Flow.OUTBOUND: (
         "NETBOX_URL",

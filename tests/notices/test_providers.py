@@ -1,4 +1,5 @@
-"""Sender → parser provider: exact and parent domains, overrides, forwarded mail, the iCalendar fallback."""
+"""Sender → parser provider: exact, parent and registrable domains, overrides, forwarded mail, the source
+header, the iCalendar fallback."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from email.message import EmailMessage
 import pytest
 
 from sesflow.mail import parse_mail
-from sesflow.notices.inbound.headers import header_addresses
-from sesflow.notices.inbound.parser import GENERIC
+from sesflow.notices.inbound.headers import header_addresses, sender_addresses
+from sesflow.notices.inbound.parser import GENERIC, provider_organizers
 from sesflow.notices.inbound.providers import (
     ProviderChoice,
     ProviderMap,
@@ -37,7 +38,16 @@ def _mail(sender: str = "someone@example.org", *, calendar: bool = False) -> Ema
         ("MR@ZAYO.COM", "zayo"),
         ("no-reply@equinix.com", "equinix"),  # another address at the provider's domain
         ("NO-REPLY-sched-maint@EMEA.verizonbusiness.com", "verizon"),
-        ("x@verizonbusiness.com", None),  # the parser's address is on a subdomain: the parent is not listed
+        (
+            "x@verizonbusiness.com",
+            "verizon",
+        ),  # the parser's address is on a subdomain: its registrable domain
+        ("x@us.verizonbusiness.com", "verizon"),  # a sibling subdomain, by the registrable domain too
+        ("x@verizonbusiness.com.evil.example", None),
+        ("x@verizonbusiness.co", None),
+        ("noc@ntt.net", "ntt"),
+        ("noc@hgc.com.hk", "hgc"),
+        ("noc@com.hk", None),  # a public suffix is nobody's registrable domain
         ("cdnetops@saasmail.netflix.com", "netflix"),  # parent domain
         ("gsoc-planned-event@pccwglobal.com", "pccw"),  # stored as mailto: by the parser
         ("someone@notzayo.com", None),  # a suffix is not a parent domain
@@ -50,9 +60,57 @@ def test_sender_domain_is_matched_exactly_or_by_parent_domain(address: str, prov
 
 
 def test_domains_shared_by_two_providers_go_to_the_first_the_parser_lists() -> None:
-    domains = default_domains()
+    domains = default_domains(provider_organizers())
     assert domains["arelion.com"] == "arelion"  # telia subclasses arelion with the same sender
     assert domains["superonline.net"] == "seaborn"  # turkcell shares it; PROVIDER_MAP can choose
+
+
+ORGANIZERS = {
+    "first": "noc@eu.example.com",  # two providers on subdomains of one registrable domain
+    "second": "noc@us.example.com",
+    "third": "noc@mail.example.org",
+}
+
+
+@pytest.mark.parametrize(
+    ("address", "provider", "matched"),
+    [
+        ("a@eu.example.com", "first", "eu.example.com"),
+        ("a@us.example.com", "second", "us.example.com"),
+        ("a@example.com", None, None),  # shared registrable domain: neither
+        ("a@ap.example.com", None, None),
+        ("a@example.org", "third", "example.org"),
+        ("a@other.example.org", "third", "example.org"),
+    ],
+)
+def test_a_registrable_domain_two_providers_share_chooses_neither(
+    address: str, provider: str | None, matched: str | None
+) -> None:
+    found = ProviderMap(organizers=ORGANIZERS).for_address(address)
+    assert found == ((provider, matched) if provider else None)
+
+
+def test_provider_map_decides_a_shared_registrable_domain() -> None:
+    providers = ProviderMap({"example.com": "second"}, organizers=ORGANIZERS)
+    assert providers.for_address("a@example.com") == ("second", "example.com")
+    assert providers.for_address("a@eu.example.com") == ("first", "eu.example.com")  # the nearest wins
+
+
+def test_provider_map_comes_before_a_registrable_domain() -> None:
+    providers = ProviderMap({"@verizonbusiness.com": "zayo"})
+    assert providers.for_address("x@verizonbusiness.com") == ("zayo", "verizonbusiness.com")
+    assert providers.for_address("x@emea.verizonbusiness.com") == ("verizon", "emea.verizonbusiness.com")
+
+
+def test_the_source_header_is_read_before_from() -> None:
+    message = _mail("Provider Notices <notices@lists.example.net>")
+    message["X-Original-Sender"] = "mr@zayo.com"
+    assert sender_addresses(message, "X-Original-Sender") == ["mr@zayo.com", "notices@lists.example.net"]
+    assert sender_addresses(message, "x-original-sender")[0] == "mr@zayo.com"  # header names ignore case
+    assert sender_addresses(message) == ["notices@lists.example.net"]
+    assert sender_addresses(message, "Resent-From") == ["notices@lists.example.net"]  # absent: From alone
+    choice = ProviderMap().choose(sender_addresses(message, "X-Original-Sender"), message)
+    assert choice == ProviderChoice("zayo", "mr@zayo.com", "zayo.com")
 
 
 def test_provider_map_overrides_and_extends_the_defaults() -> None:

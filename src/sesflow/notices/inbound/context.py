@@ -41,6 +41,7 @@ class InboundMail:
     gate: GateDecision | None = None  # gate
     choice: ProviderChoice | None = None  # pick_provider: whose parser reads it
     notice: ParsedMail | None = None  # pick_provider: the mail to parse (a forwarded original, or itself)
+    alternatives: tuple[ParsedMail, ...] = ()  # pick_provider: the other readings parse tries when it fails
     maintenances: tuple[ParsedMaintenance, ...] = ()  # parse
     record: StoredMail | None = None  # plan: the mail as NetBox keeps it
     plans: tuple[MaintenancePlan, ...] = ()  # plan

@@ -14,6 +14,13 @@ def header_addresses(message: EmailMessage, name: str) -> list[str]:
     return [address.lower() for _, address in getaddresses([text]) if "@" in address]
 
 
+def sender_addresses(message: EmailMessage, source_header: str | None = None) -> list[str]:
+    """The addresses a mail is judged by: the operator's source header first (a list or alias that
+    rewrites From keeps the original sender there), then From."""
+    first = header_addresses(message, source_header) if source_header else []
+    return list(dict.fromkeys([*first, *header_addresses(message, "From")]))
+
+
 def date_of(mail: ParsedMail) -> datetime | None:
     """The mail's Date header in UTC, or None when it has none or it cannot be read."""
     try:
