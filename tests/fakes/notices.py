@@ -104,6 +104,10 @@ class FakeNotices:
         self.event_notifications: dict[int, dict[str, Any]] = {}
         self.notifications: dict[int, dict[str, Any]] = {}
         self.journal: dict[int, dict[str, Any]] = {}
+        # where circuits and devices are (the overlap warnings' reads): {id: {"id", "name", "site"?}}
+        self.sites: dict[int, dict[str, Any]] = {}
+        self.locations: dict[int, dict[str, Any]] = {}
+        self.devices: dict[int, dict[str, Any]] = {}
 
     # the seed: what `seed_netbox(client, data)` makes in a real NetBox
     @_locked
@@ -399,6 +403,128 @@ class FakeNotices:
             for row in rows
             if row["assigned_object_type"] == object_type and row["assigned_object_id"] == object_id
         ]
+
+    # places (dcim), as a test sets them up through NetBox's API
+    @_locked
+    def add_site(self, name: str) -> int:
+        return self._add_place(self.sites, name)
+
+    @_locked
+    def add_location(self, name: str, site_id: int) -> int:
+        return self._add_place(self.locations, name, site_id)
+
+    @_locked
+    def add_device(self, name: str, site_id: int) -> int:
+        return self._add_place(self.devices, name, site_id)
+
+    @_locked
+    def terminate(self, circuit_id: int, scope: str, scope_id: int, side: str = "A") -> None:
+        """A circuit termination scoped to a `dcim.site` or a `dcim.location`, nested as NetBox nests it."""
+        places = {"dcim.site": self.sites, "dcim.location": self.locations}[scope]
+        self.circuits[circuit_id][f"termination_{side.lower()}"] = {
+            "termination_type": scope,
+            "termination_id": scope_id,
+            "termination": {"id": scope_id, "name": places[scope_id]["name"]},
+        }
+
+    # the overlap warnings' reads and write
+    @_locked
+    def maintenances_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        rows = [
+            row
+            for row in self.maintenances.values()
+            if datetime.fromisoformat(row["start"]) < end
+            and datetime.fromisoformat(row["end"]) > start
+            and row["status"] != MaintenanceStatus.RE_SCHEDULED
+        ]
+        ordered = sorted(rows, key=lambda row: (datetime.fromisoformat(row["start"]), row["id"]))
+        return [self._maintenance_data(row) for row in ordered]
+
+    @_locked
+    def impacts_with_targets(self, maintenance_ids: Sequence[int]) -> list[dict[str, Any]]:
+        wanted = set(maintenance_ids)
+        return [
+            {
+                "id": row["id"],
+                "event_object_id": row["event_object_id"],
+                "target_object_id": row["target_object_id"],
+                "target": self._target(row["target_content_type"], row["target_object_id"]),
+            }
+            for row in sorted(self.impacts.values(), key=lambda row: row["id"])
+            if row["event_object_id"] in wanted
+        ]
+
+    @_locked
+    def circuits_with_terminations(self, circuit_ids: Sequence[int]) -> list[dict[str, Any]]:
+        return [
+            self._circuit(circuit_id)
+            for circuit_id in sorted(set(circuit_ids))
+            if circuit_id in self.circuits
+        ]
+
+    @_locked
+    def sites_of(self, model: str, object_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        places = {"devices": self.devices, "locations": self.locations}[model]
+        return {
+            object_id: copy.deepcopy(self.sites[places[object_id]["site"]])
+            for object_id in object_ids
+            if object_id in places
+        }
+
+    @_locked
+    def journal_entries_on(
+        self, object_ids: Sequence[int], object_type: str, *, kind: str
+    ) -> list[JournalEntry]:
+        wanted = set(object_ids)
+        return [
+            JournalEntry.from_api(copy.deepcopy(row))
+            for row in sorted(self.journal.values(), key=_newest_first)
+            if row["assigned_object_type"] == object_type
+            and row["assigned_object_id"] in wanted
+            and row["kind"]["value"] == kind
+        ]
+
+    @_locked
+    def add_journal_entries(
+        self, entries: Sequence[tuple[int, str]], *, kind: str, object_type: str
+    ) -> list[JournalEntry]:
+        """All or none, as NetBox's bulk create."""
+        missing = [
+            object_id for object_id, _ in entries if not self._journal_target_exists(object_type, object_id)
+        ]
+        if missing or kind not in JOURNAL_KINDS:
+            detail = f"{len(missing) or len(entries)} of {len(entries)} objects could not be created."
+            raise NetBoxValidationError(400, "POST", JOURNAL, {"detail": detail})
+        return [
+            JournalEntry.from_api(copy.deepcopy(self._add_journal(object_type, object_id, kind, text)))
+            for object_id, text in entries
+        ]
+
+    def _add_place(self, table: dict[int, dict[str, Any]], name: str, site_id: int | None = None) -> int:
+        row_id = next(self._next_id[f"place-{id(table)}"])
+        table[row_id] = {"id": row_id, "name": name} | ({} if site_id is None else {"site": site_id})
+        return row_id
+
+    def _circuit(self, circuit_id: int) -> dict[str, Any]:
+        """A circuit as the plugin nests it in an impact: its `type` a nested object, its terminations."""
+        row = self.circuits[circuit_id]
+        return {
+            "id": circuit_id,
+            "cid": row["cid"],
+            "type": {"id": 1, "name": "Transit"},
+            "termination_a": copy.deepcopy(row.get("termination_a")),
+            "termination_z": copy.deepcopy(row.get("termination_z")),
+        }
+
+    def _target(self, object_type: int, object_id: int) -> dict[str, Any] | None:
+        """An impact's target as the plugin nests it: a whole circuit, otherwise `{id, name, type}`."""
+        if object_type == self.object_type_id("circuits", "circuit"):
+            return self._circuit(object_id) if object_id in self.circuits else None
+        kinds = {self.object_type_id("dcim", "device"): ("dcim.device", self.devices)}
+        kinds[self.object_type_id("dcim", "site")] = ("dcim.site", self.sites)
+        kind, table = kinds.get(object_type, ("", {}))
+        row = table.get(object_id)
+        return None if row is None else {"id": object_id, "name": row["name"], "type": kind}
 
     # what the methods share
     def _stamp(self) -> str:

@@ -15,6 +15,7 @@ from sesflow.netbox.records import (
     JournalEntry,
     Maintenance,
     MaintenanceDraft,
+    MaintenanceStatus,
     NotificationStatus,
     NotificationVersion,
     PreparedNotification,
@@ -28,6 +29,10 @@ PREPARED_NOTIFICATION_TYPE = "notices.preparednotification"
 #: What a NotificationVersion needs; NetBox serialises only these (a full notification costs it more than
 #: the write itself).
 VERSION_FIELDS = "id,status,approved_at,last_updated"
+CIRCUITS = "/api/circuits/circuits/"
+#: Lookups by id or by window ask for NetBox's largest page (MAX_PAGE_SIZE defaults to 1000): one request
+#: for up to that many objects.
+LOOKUP_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -245,3 +250,66 @@ class NoticesApi:
         """A notification's detail read as NetBox answered it: the data, the ETag, and the headers (whose
         `Date` tells NetBox's clock)."""
         return self.client.request("GET", f"{PLUGIN}/prepared-notifications/{notification_id}/")
+
+    # what the overlap warnings read and write: a window query, then lookups by id, one request each
+    def maintenances_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """The maintenances whose window overlaps [start, end), without the windows retired by a reschedule.
+        The plugin's `status` filters take a single value (the last one given), so cancelled and completed
+        windows come back too: the caller drops them."""
+        params: Params = {
+            "start__lt": end.isoformat(),
+            "end__gt": start.isoformat(),
+            "status__n": str(MaintenanceStatus.RE_SCHEDULED),
+            "ordering": "start",
+        }
+        return list(self.client.iterate(f"{PLUGIN}/maintenance/", params, page_size=LOOKUP_PAGE))
+
+    def impacts_with_targets(self, maintenance_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The impacts of these maintenances, each with its target as the plugin nests it (a circuit with its
+        terminations, or `{id, name, type}` for a device or a site)."""
+        params: Params = {
+            "event_content_type": "notices.maintenance",
+            "event_object_id": sorted(set(maintenance_ids)),
+            "fields": "id,event_object_id,target_object_id,target",
+        }
+        return list(self.client.iterate(f"{PLUGIN}/impact/", params, page_size=LOOKUP_PAGE))
+
+    def circuits_with_terminations(self, circuit_ids: Sequence[int]) -> list[dict[str, Any]]:
+        params: Params = {"id": sorted(set(circuit_ids)), "fields": "id,termination_a,termination_z"}
+        return list(self.client.iterate(CIRCUITS, params, page_size=LOOKUP_PAGE))
+
+    def sites_of(self, model: str, object_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """{object id: its site, brief} for dcim objects that have one (`devices`, `locations`)."""
+        params: Params = {"id": sorted(set(object_ids)), "fields": "id,site"}
+        found = self.client.iterate(f"/api/dcim/{model}/", params, page_size=LOOKUP_PAGE)
+        return {int(item["id"]): item["site"] for item in found if item.get("site")}
+
+    def journal_entries_on(
+        self, object_ids: Sequence[int], object_type: str, *, kind: str
+    ) -> list[JournalEntry]:
+        """The journal entries of one kind on several objects, in one request."""
+        params: Params = {
+            "assigned_object_type": object_type,
+            "assigned_object_id": sorted(set(object_ids)),
+            "kind": kind,
+            "fields": "id,assigned_object_type,assigned_object_id,kind,comments",
+        }
+        found = self.client.iterate(JOURNAL, params, page_size=LOOKUP_PAGE)
+        return [JournalEntry.from_api(item) for item in found]
+
+    def add_journal_entries(
+        self, entries: Sequence[tuple[int, str]], *, kind: str, object_type: str
+    ) -> list[JournalEntry]:
+        """`(object id, text)` entries in one bulk POST (NetBox creates all or none)."""
+        if not entries:
+            return []
+        body = [
+            {
+                "assigned_object_type": object_type,
+                "assigned_object_id": object_id,
+                "kind": kind,
+                "comments": text,
+            }
+            for object_id, text in entries
+        ]
+        return [JournalEntry.from_api(item) for item in self.client.post(JOURNAL, body)]

@@ -4,7 +4,7 @@ the dry run, reads the same and only records the writes it would make, so a plan
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -13,7 +13,9 @@ from sesflow.netbox.circuits import find_circuit_ids, find_provider_id
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import SUBJECT_LIMIT, ImpactTarget, NoticesApi
 from sesflow.netbox.records import Impact, MaintenanceDraft
+from sesflow.notices.inbound import overlap_reads
 from sesflow.notices.inbound.outcome import Result
+from sesflow.notices.inbound.overlaps import OverlapWarning, Site, Window
 from sesflow.notices.inbound.plan import Existing
 
 MAINTENANCE_TYPE = "notices.maintenance"
@@ -63,6 +65,14 @@ class InboundNetBox(Protocol):
     def update_impact_levels(self, levels: Sequence[tuple[int, str]]) -> None: ...
     def add_warning(self, maintenance_id: int, text: str) -> None: ...
     def store_mail(self, maintenance_id: int, mail: StoredMail) -> None: ...
+
+    # overlap warnings (overlap_reads.py)
+    def live_windows(self, start: datetime, end: datetime) -> list[Window]: ...
+    def impact_sites(
+        self, maintenance_ids: Sequence[int], planned: Mapping[int, Collection[int]]
+    ) -> dict[int, frozenset[Site]]: ...
+    def warning_texts(self, maintenance_ids: Sequence[int]) -> dict[int, list[str]]: ...
+    def add_warnings(self, warnings: Sequence[OverlapWarning]) -> None: ...
 
 
 class NoticesInNetBox:
@@ -146,6 +156,20 @@ class NoticesInNetBox:
             email_body=mail.body,
         )
 
+    def live_windows(self, start: datetime, end: datetime) -> list[Window]:
+        return overlap_reads.live_windows(self.api, start, end)
+
+    def impact_sites(
+        self, maintenance_ids: Sequence[int], planned: Mapping[int, Collection[int]]
+    ) -> dict[int, frozenset[Site]]:
+        return overlap_reads.impact_sites(self.api, maintenance_ids, planned)
+
+    def warning_texts(self, maintenance_ids: Sequence[int]) -> dict[int, list[str]]:
+        return overlap_reads.warning_texts(self.api, maintenance_ids)
+
+    def add_warnings(self, warnings: Sequence[OverlapWarning]) -> None:
+        overlap_reads.add_warnings(self.api, warnings)
+
 
 #: The id a preview gives a maintenance it would create (NetBox's ids start at 1).
 NOT_CREATED = 0
@@ -180,6 +204,9 @@ class NoticesPreview(NoticesInNetBox):
 
     def store_mail(self, maintenance_id: int, mail: StoredMail) -> None:
         self.would_write.append(f"store the mail on maintenance {maintenance_id}")
+
+    def add_warnings(self, warnings: Sequence[OverlapWarning]) -> None:
+        self.would_write += [f"journal overlap warning on maintenance {w.maintenance_id}" for w in warnings]
 
 
 def _same_mail(item: Mapping[str, Any], subject: str, mail: StoredMail) -> bool:

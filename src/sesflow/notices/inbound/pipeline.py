@@ -27,6 +27,7 @@ from typing import Any
 from sesflow.mail import ParsedMail
 from sesflow.notices.inbound.context import InboundDeps, InboundMail
 from sesflow.notices.inbound.outcome import Outcome
+from sesflow.notices.inbound.overlaps import warn_overlaps
 from sesflow.notices.inbound.parser import parse
 from sesflow.notices.inbound.planning import plan
 from sesflow.notices.inbound.providers import pick_provider
@@ -38,7 +39,18 @@ from sesflow.pipeline import Pipeline
 
 INBOUND: Pipeline[InboundMail, InboundDeps, Outcome] = Pipeline(
     "inbound",
-    (gate, load, pick_provider, parse, plan, write_maintenance, write_impacts, final_status, store_mail),
+    (
+        gate,
+        load,
+        pick_provider,
+        parse,
+        plan,
+        write_maintenance,
+        write_impacts,
+        final_status,
+        warn_overlaps,
+        store_mail,
+    ),
 )
 #: A mail already in hand (a replay, the CLI's apply): its receipt is read from the mail, so no load.
 IN_HAND = Pipeline("inbound", tuple(step for step in INBOUND.steps if step is not load))
