@@ -58,8 +58,17 @@ def parser_package() -> Any:  # noqa: ANN401 - the untyped circuit_maintenance_p
     """circuit-maintenance-parser, imported on first use: its package imports every provider's parser, bs4,
     numpy and timezonefinder (about half a second), which a mail the gate refuses never needs."""
     import circuit_maintenance_parser  # type: ignore[import-untyped]
+    from circuit_maintenance_parser.utils import Geolocator  # type: ignore[import-untyped]
 
+    # A city missing from the parser's database is looked up on OpenStreetMap's web geocoder, retried for
+    # seconds; a Lambda without a route out would wait for its timeout. The city's notice fails instead.
+    Geolocator.get_location_from_api = staticmethod(no_web_geocoding)
     return circuit_maintenance_parser
+
+
+def no_web_geocoding(city: str) -> tuple[float, float]:
+    """Stands in for the parser's web lookup of a city's coordinates: no parse waits on the network."""
+    raise LookupError(f"{city!r} is not in the parser's cities database (no web lookup is made)")
 
 
 def warm_parser() -> None:
@@ -68,7 +77,7 @@ def warm_parser() -> None:
     SnapStart snapshot)."""
     parser_package()
     # Imported with the package above; the class holds both caches.
-    from circuit_maintenance_parser.utils import Geolocator  # type: ignore[import-untyped]
+    from circuit_maintenance_parser.utils import Geolocator
 
     loaded = (Geolocator.db_location, Geolocator.timezone)
     logging.getLogger(__name__).debug("parser caches loaded: %d cities", len(loaded[0]))
@@ -111,16 +120,22 @@ def parse_maintenances(provider: str, message: EmailMessage) -> list[ParsedMaint
 
 
 def parse(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
-    """Every maintenance the chosen provider's parser finds; a mail it cannot read, or that its filters say
-    is no maintenance notice, ends here."""
+    """Every maintenance the chosen provider's parser finds in the mail to parse or, when it finds none, in
+    the other reading of a forward (the mail as received, or the original it carries), with the same
+    provider. A mail no reading of which gives a maintenance ends here, as the first reading did."""
     provider = mail.required_choice().provider
-    parsed = parse_maintenances(provider, mail.required_notice().message)
-    if isinstance(parsed, ParseFailed):
-        return mail.ended(Result.PARSE_ERROR, parsed.reason)
-    if not parsed:
-        return mail.ended(Result.NOT_A_NOTICE, "the parser found no maintenance")
-    mail.maintenances = tuple(parsed)
-    return None
+    readings = (mail.required_notice(), *mail.alternatives)
+    first: list[ParsedMaintenance] | ParseFailed | None = None
+    for reading in readings:
+        parsed = parse_maintenances(provider, reading.message)
+        if isinstance(parsed, list) and parsed:
+            mail.notice, mail.maintenances = reading, tuple(parsed)
+            return None
+        first = parsed if first is None else first
+    tried = " (read as forwarded and as received)" if len(readings) > 1 else ""
+    if isinstance(first, ParseFailed):
+        return mail.ended(Result.PARSE_ERROR, first.reason + tried)
+    return mail.ended(Result.NOT_A_NOTICE, "the parser found no maintenance" + tried)
 
 
 def _typed(item: Any) -> ParsedMaintenance:  # noqa: ANN401 - the parser's untyped pydantic model
