@@ -104,6 +104,7 @@ class FakeNotices:
         self.event_notifications: dict[int, dict[str, Any]] = {}
         self.notifications: dict[int, dict[str, Any]] = {}
         self.journal: dict[int, dict[str, Any]] = {}
+        self.tags: dict[int, dict[str, Any]] = {}  # the inbound triage's tags, by id
         # where circuits and devices are (the overlap warnings' reads): {id: {"id", "name", "site"?}}
         self.sites: dict[int, dict[str, Any]] = {}
         self.locations: dict[int, dict[str, Any]] = {}
@@ -526,6 +527,115 @@ class FakeNotices:
         row = table.get(object_id)
         return None if row is None else {"id": object_id, "name": row["name"], "type": kind}
 
+    # tags, and the journal entries they mark (the inbound triage)
+    @_locked
+    def ensure_tag(self, slug: str, *, color: str, description: str) -> None:
+        if not any(row["slug"] == slug for row in self.tags.values()):
+            row_id = next(self._next_id["tag"])
+            self.tags[row_id] = {"id": row_id, "name": slug, "slug": slug, "color": color}
+
+    @_locked
+    def ensure_provider(self, slug: str, *, name: str, description: str) -> int:
+        found = [row_id for row_id, row in self.providers.items() if row["slug"] == slug]
+        if found:
+            return found[0]
+        row_id = next(self._next_id["provider"])
+        self.providers[row_id] = {"id": row_id, "name": name, "slug": slug}
+        return row_id
+
+    @_locked
+    def find_journal_entries(
+        self,
+        *,
+        tag: str | None = None,
+        object_type: str | None = None,
+        object_id: int | None = None,
+        search: str = "",
+        created_after: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first; a tag the fake does not have is refused as NetBox refuses it."""
+        if tag is not None and not any(row["slug"] == tag for row in self.tags.values()):
+            choice = f"Select a valid choice. {tag} is not one of the available choices."
+            raise NetBoxValidationError(400, "GET", JOURNAL, {"tag": [choice]})
+        target = (object_type, object_id) if object_type is not None else None
+        rows = sorted(self.journal.values(), key=_newest_first)
+        return [
+            self._journal_data(row)
+            for row in rows
+            if _journal_matches(row, tag, target, search, created_after)
+        ]
+
+    @_locked
+    def add_tagged_journal_entry(
+        self, object_type: str, object_id: int, comments: str, *, kind: str, tags: Sequence[str]
+    ) -> dict[str, Any]:
+        errors: dict[str, list[str]] = {}
+        if kind not in JOURNAL_KINDS:
+            errors["kind"] = [f"{kind} is not a valid choice."]
+        if not comments.strip():
+            errors["comments"] = ["This field may not be blank."]
+        if not errors and not self._triage_target_exists(object_type, object_id):
+            errors["__all__"] = [f"Invalid assigned_object: {_model_label(object_type)} ID {object_id}"]
+        if not errors and (missing := self._missing_tag(tags)):
+            errors["tags"] = [_tag_not_found(missing)]
+        if errors:
+            raise NetBoxValidationError(400, "POST", JOURNAL, errors)
+        row = self._add_journal(object_type, object_id, kind, comments)
+        row["tags"] = self._tag_rows(tags)
+        return self._journal_data(row)
+
+    @_locked
+    def update_journal_entry(
+        self, entry_id: int, changes: Mapping[str, Any], *, tags: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        path = f"{JOURNAL}{entry_id}/"
+        if entry_id not in self.journal:
+            raise _not_found("JournalEntry", "PATCH", path)
+        row = self.journal[entry_id]
+        target = (
+            changes.get("assigned_object_type", row["assigned_object_type"]),
+            int(changes.get("assigned_object_id", row["assigned_object_id"])),
+        )
+        if not self._triage_target_exists(*target):
+            label = f"Invalid assigned_object: {_model_label(target[0])} ID {target[1]}"
+            raise NetBoxValidationError(400, "PATCH", path, {"__all__": [label]})
+        if tags is not None and (missing := self._missing_tag(tags)):
+            raise NetBoxValidationError(400, "PATCH", path, {"tags": [_tag_not_found(missing)]})
+        if "kind" in changes:
+            row["kind"] = {"value": changes["kind"], "label": str(changes["kind"]).title()}
+        row["comments"] = changes.get("comments", row["comments"])
+        row["assigned_object_type"], row["assigned_object_id"] = target
+        if tags is not None:
+            row["tags"] = self._tag_rows(tags)
+        row["last_updated"] = self._stamp()
+        return self._journal_data(row)
+
+    def _triage_target_exists(self, object_type: str, object_id: int) -> bool:
+        if object_type == "circuits.provider":
+            return object_id in self.providers
+        return self._journal_target_exists(object_type, object_id)
+
+    def _missing_tag(self, slugs: Sequence[str]) -> str | None:
+        known = {row["slug"] for row in self.tags.values()}
+        return next((slug for slug in slugs if slug not in known), None)
+
+    def _tag_rows(self, slugs: Sequence[str]) -> list[dict[str, Any]]:
+        by_slug = {row["slug"]: row for row in self.tags.values()}
+        return [copy.deepcopy(by_slug[slug]) for slug in dict.fromkeys(slugs)]
+
+    def _journal_data(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A journal entry as NetBox answers with it: its object nested (for a display name), its tags."""
+        data = copy.deepcopy(dict(row))
+        data.setdefault("tags", [])
+        tables = {
+            "circuits.provider": self.providers,
+            "notices.maintenance": self.maintenances,
+            PREPARED_NOTIFICATION_TYPE: self.notifications,
+        }
+        target = tables.get(row["assigned_object_type"], {}).get(row["assigned_object_id"], {})
+        data["assigned_object"] = {"id": row["assigned_object_id"], "display": target.get("name", "")}
+        return data
+
     # what the methods share
     def _stamp(self) -> str:
         """`last_updated` for a write: the server's clock, strictly after the previous write's, so every
@@ -729,8 +839,29 @@ def _closed_event(impact_id: int) -> dict[str, Any]:
     return {"detail": "1 of 1 objects could not be updated.", "errors": [{"id": impact_id, "errors": errors}]}
 
 
+def _journal_matches(
+    row: Mapping[str, Any],
+    tag: str | None,
+    target: tuple[str, int | None] | None,
+    search: str,
+    created_after: datetime | None,
+) -> bool:
+    """NetBox's journal filters: `tag`, the object, `q` (comments, any case), `created_after`."""
+    return (
+        (tag is None or tag in [t["slug"] for t in row.get("tags", [])])
+        and (target is None or (row["assigned_object_type"], row["assigned_object_id"]) == target)
+        and search.lower() in row["comments"].lower()
+        and (created_after is None or datetime.fromisoformat(row["created"]) >= created_after)
+    )
+
+
+def _tag_not_found(slug: str) -> str:
+    return f"Related object not found using the provided attributes: {{'slug': '{slug}'}}"
+
+
 def _model_label(object_type: str) -> str:
     return {
+        "circuits.provider": "Circuits > Provider",
         PREPARED_NOTIFICATION_TYPE: "Notices > Prepared Notification",
         "notices.maintenance": "Notices > Maintenance",
     }.get(object_type, object_type)

@@ -19,6 +19,7 @@ from sesflow.aws.store import ObjectStore
 from sesflow.cli.extras import require_extra
 from sesflow.cli.outbound import app as outbound_app
 from sesflow.cli.tracking import app as tracking_app
+from sesflow.cli.triage import triage_command
 from sesflow.config import ConfigError, Flow, load_settings
 from sesflow.mail import ParsedMail, parse_mail
 from sesflow.netbox.client import NetBoxClient
@@ -38,6 +39,7 @@ inbound_app = typer.Typer(help="Provider maintenance mail → NetBox.", no_args_
 notices_app.add_typer(inbound_app, name="inbound")
 notices_app.add_typer(outbound_app, name="outbound")
 notices_app.add_typer(tracking_app, name="tracking")
+inbound_app.command("triage")(triage_command)
 console = Console()
 
 
@@ -127,7 +129,8 @@ def apply_command(
 
     deps = _inbound_deps()
     message_id, raw = _read(source)
-    outcome = process_stored_mail(message_id, parse_mail(raw), deps, vouched=vouched)
+    location = source if source.startswith("s3://") else str(Path(source).resolve())
+    outcome = process_stored_mail(message_id, parse_mail(raw), deps, vouched=vouched, location=location)
     console.print_json(json.dumps(outcome.log_fields(), default=str))
     if outcome.result is not Result.APPLIED:
         raise typer.Exit(1)
@@ -176,7 +179,7 @@ def replay_command(
             progress.update(task, advance=1, description=f"{kind:<9} {stored.message_id[:40]}")
 
         try:
-            replay(keys, deps, on_mail=advance, summary=summary)
+            replay(keys, deps, on_mail=advance, summary=summary, vouched=vouched)
         except KeyboardInterrupt:
             interrupted = True  # the mail in hand is finished by the next run: every step is idempotent
     _print_summary(summary, len(keys), interrupted=interrupted)

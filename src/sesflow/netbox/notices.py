@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sesflow.netbox.client import NetBoxClient, Params, Response
+from sesflow.netbox.errors import NetBoxValidationError
 from sesflow.netbox.records import (
     EventNotification,
     Impact,
@@ -24,6 +25,8 @@ from sesflow.netbox.records import (
 
 PLUGIN = "/api/plugins/notices"
 JOURNAL = "/api/extras/journal-entries/"
+TAGS = "/api/extras/tags/"
+PROVIDERS = "/api/circuits/providers/"
 SUBJECT_LIMIT = 100  # EventNotification.subject is max_length=100; longer subjects are refused with 400
 PREPARED_NOTIFICATION_TYPE = "notices.preparednotification"
 #: What a NotificationVersion needs; NetBox serialises only these (a full notification costs it more than
@@ -313,3 +316,81 @@ class NoticesApi:
             for object_id, text in entries
         ]
         return [JournalEntry.from_api(item) for item in self.client.post(JOURNAL, body)]
+
+    # tags, and the journal entries they mark (the inbound flow's triage)
+    def ensure_tag(self, slug: str, *, color: str, description: str) -> None:
+        """A tag for journal entries with this slug (and name), created when NetBox has none. A create that
+        another process won meanwhile is fine: the slug is unique, so NetBox refuses the second."""
+        if self.client.get(TAGS, {"slug": slug, "brief": True})["results"]:
+            return
+        body = {
+            "name": slug,
+            "slug": slug,
+            "color": color,
+            "description": description,
+            "object_types": ["extras.journalentry"],
+        }
+        try:
+            self.client.post(TAGS, body)
+        except NetBoxValidationError:
+            if not self.client.get(TAGS, {"slug": slug, "brief": True})["results"]:
+                raise
+
+    def ensure_provider(self, slug: str, *, name: str, description: str) -> int:
+        """The id of the circuit provider with this slug, created when NetBox has none."""
+        found = self.client.get(PROVIDERS, {"slug": slug, "brief": True})["results"]
+        if found:
+            return int(found[0]["id"])
+        try:
+            created = self.client.post(PROVIDERS, {"name": name, "slug": slug, "description": description})
+        except NetBoxValidationError:
+            found = self.client.get(PROVIDERS, {"slug": slug, "brief": True})["results"]
+            if not found:
+                raise
+            return int(found[0]["id"])
+        return int(created["id"])
+
+    def find_journal_entries(
+        self,
+        *,
+        tag: str | None = None,
+        object_type: str | None = None,
+        object_id: int | None = None,
+        search: str = "",
+        created_after: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Journal entries as NetBox answers them (with their tags), newest first: with this tag, on this
+        object, whose comments contain `search` (case-insensitive), recorded at or after `created_after`.
+        NetBox refuses a tag it does not have (400, naming `tag`)."""
+        params: dict[str, Any] = {}
+        if tag is not None:
+            params["tag"] = tag
+        if object_type is not None and object_id is not None:
+            params |= {"assigned_object_type": object_type, "assigned_object_id": object_id}
+        if search:
+            params["q"] = search
+        if created_after is not None:
+            params["created_after"] = created_after.isoformat()  # NetBox ignores `created__gte` here
+        return list(self.client.iterate(JOURNAL, params))
+
+    def add_tagged_journal_entry(
+        self, object_type: str, object_id: int, comments: str, *, kind: str, tags: Sequence[str]
+    ) -> dict[str, Any]:
+        body = {
+            "assigned_object_type": object_type,
+            "assigned_object_id": object_id,
+            "kind": kind,
+            "comments": comments,
+            "tags": [{"slug": slug} for slug in tags],
+        }
+        answer: dict[str, Any] = self.client.post(JOURNAL, body)
+        return answer
+
+    def update_journal_entry(
+        self, entry_id: int, changes: Mapping[str, Any], *, tags: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        """`changes` as NetBox takes them (kind, comments, assigned object); `tags` replaces the entry's
+        tags with these slugs."""
+        body = dict(changes) | ({"tags": [{"slug": slug} for slug in tags]} if tags is not None else {})
+        answer: dict[str, Any] = self.client.patch(f"{JOURNAL}{entry_id}/", body).data
+        return answer

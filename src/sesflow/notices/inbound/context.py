@@ -46,6 +46,7 @@ class InboundMail:
     record: StoredMail | None = None  # plan: the mail as NetBox keeps it
     plans: tuple[MaintenancePlan, ...] = ()  # plan
     writes: list[PlanWrite] = field(default_factory=list)  # write_maintenance: each plan's maintenance
+    location: str = ""  # where the mail is stored (s3://bucket/key, or a file), for the triage
 
     def ended(self, result: Result, detail: str = "") -> Outcome:
         """The outcome of a mail whose run ends at the current step."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from sesflow.notices.inbound import overlap_reads
 from sesflow.notices.inbound.outcome import Result
 from sesflow.notices.inbound.overlaps import OverlapWarning, Site, Window
 from sesflow.notices.inbound.plan import Existing
+from sesflow.notices.inbound.triage_netbox import TriagePreview, TriageRecords
 
 MAINTENANCE_TYPE = "notices.maintenance"
 
@@ -73,6 +75,10 @@ class InboundNetBox(Protocol):
     ) -> dict[int, frozenset[Site]]: ...
     def warning_texts(self, maintenance_ids: Sequence[int]) -> dict[int, list[str]]: ...
     def add_warnings(self, warnings: Sequence[OverlapWarning]) -> None: ...
+
+    # the triage records of mails not applied (triage_netbox.py)
+    @property
+    def triage_records(self) -> TriageRecords: ...
 
 
 class NoticesInNetBox:
@@ -170,6 +176,10 @@ class NoticesInNetBox:
     def add_warnings(self, warnings: Sequence[OverlapWarning]) -> None:
         overlap_reads.add_warnings(self.api, warnings)
 
+    @cached_property
+    def triage_records(self) -> TriageRecords:
+        return TriageRecords(self.api)
+
 
 #: The id a preview gives a maintenance it would create (NetBox's ids start at 1).
 NOT_CREATED = 0
@@ -207,6 +217,10 @@ class NoticesPreview(NoticesInNetBox):
 
     def add_warnings(self, warnings: Sequence[OverlapWarning]) -> None:
         self.would_write += [f"journal overlap warning on maintenance {w.maintenance_id}" for w in warnings]
+
+    @cached_property
+    def triage_records(self) -> TriageRecords:
+        return TriagePreview(self.api, self.would_write)
 
 
 def _same_mail(item: Mapping[str, Any], subject: str, mail: StoredMail) -> bool:

@@ -17,6 +17,7 @@ from sesflow.notices.inbound.context import InboundDeps
 from sesflow.notices.inbound.outcome import Outcome, Result
 from sesflow.notices.inbound.pipeline import process_in_hand
 from sesflow.notices.inbound.stored import stored_receipt
+from sesflow.notices.inbound.triage import stored_at
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class StoredMailKey:
         """SES names the object after its message id (after S3_KEY_PREFIX)."""
         return self.key.rpartition("/")[2]
 
+    @property
+    def location(self) -> str:
+        return stored_at(self.bucket, self.key)
+
 
 def split_s3_url(url: str) -> tuple[str, str]:
     """`s3://bucket/prefix` → (bucket, prefix)."""
@@ -42,12 +47,14 @@ def split_s3_url(url: str) -> tuple[str, str]:
 
 
 def process_stored_mail(
-    message_id: str, mail: ParsedMail, deps: InboundDeps, *, vouched: bool = False
+    message_id: str, mail: ParsedMail, deps: InboundDeps, *, vouched: bool = False, location: str = ""
 ) -> Outcome:
     """One stored mail through the inbound steps from the gate on. SES's verdicts come from the headers it
     wrote into the stored mail; `vouched` (the operator's word for a mail that never went through SES)
-    lifts the SPF/DKIM/DMARC requirement, never the virus verdict."""
-    return process_in_hand(stored_receipt(message_id, mail), mail, deps, vouched=vouched)
+    lifts the SPF/DKIM/DMARC requirement, never the virus verdict. `location` (s3://bucket/key, or the
+    file) names the mail's triage entry: one that waits is resolved once the mail is applied."""
+    receipt = stored_receipt(message_id, mail)
+    return process_in_hand(receipt, mail, deps, vouched=vouched, location=location)
 
 
 def classify(outcome: Outcome) -> tuple[str, str]:
@@ -87,14 +94,19 @@ def replay(
     *,
     on_mail: Callable[[StoredMailKey, str, str], None] = lambda key, kind, reason: None,
     summary: ReplaySummary | None = None,
+    vouched: bool = False,
 ) -> ReplaySummary:
-    """Each stored mail in turn. A mail that fails (NetBox down after its retries, an unreadable object) is
+    """Each stored mail in turn (`vouched`: the operator's word for every one of them, see
+    `process_stored_mail`). A mail that fails (NetBox down after its retries, an unreadable object) is
     counted as failed with its error and the run goes on; running again retries exactly those."""
     summary = summary if summary is not None else ReplaySummary()
     for stored in keys:
         try:
             mail = parse_mail(deps.store.open(stored.bucket, stored.key).body)
-            kind, reason = classify(process_stored_mail(stored.message_id, mail, deps))
+            outcome = process_stored_mail(
+                stored.message_id, mail, deps, vouched=vouched, location=stored.location
+            )
+            kind, reason = classify(outcome)
         except Exception as error:  # noqa: BLE001 - counted, shown and left for the next run, not swallowed
             kind, reason = "failed", type(error).__name__
             summary.failures.append((stored.key, f"{type(error).__name__}: {error}"[:300]))
