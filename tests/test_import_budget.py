@@ -24,6 +24,7 @@ NEVER_AT_IMPORT = {
     "bs4",
     "numpy",
     "timezonefinder",
+    "publicsuffixlist",  # inbound's registrable domains: the first sender no listed domain claims
     "css_inline",  # outbound's composing: the first send
     "icalendar",
     "sesflow.mail.compose",

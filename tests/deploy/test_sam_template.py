@@ -252,6 +252,7 @@ def test_the_defaults_are_the_documented_ones() -> None:
         "VpcSecurityGroupIds": "",
         "ProviderMap": "",
         "NetBoxProviderMap": "",
+        "InboundSourceHeader": "",
     }
     assert parameters["NetBoxApiToken"]["NoEcho"] is True
     assert parameters["WebhookSecret"]["NoEcho"] is True
