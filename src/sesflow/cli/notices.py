@@ -18,6 +18,7 @@ from sesflow.aws.clients import default_clients
 from sesflow.aws.store import ObjectStore
 from sesflow.cli.extras import require_extra
 from sesflow.cli.outbound import app as outbound_app
+from sesflow.cli.overlaps import overlaps_command
 from sesflow.cli.tracking import app as tracking_app
 from sesflow.cli.triage import triage_command
 from sesflow.config import ConfigError, Flow, load_settings
@@ -39,6 +40,7 @@ inbound_app = typer.Typer(help="Provider maintenance mail → NetBox.", no_args_
 notices_app.add_typer(inbound_app, name="inbound")
 notices_app.add_typer(outbound_app, name="outbound")
 notices_app.add_typer(tracking_app, name="tracking")
+notices_app.command("overlaps")(overlaps_command)
 inbound_app.command("triage")(triage_command)
 console = Console()
 
