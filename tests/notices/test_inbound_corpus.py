@@ -39,7 +39,6 @@ from .conftest import (
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
 SKIPPED = {
-    "att": "needs the parser's xlsx extra (pandas), which is not installed",
     "hgc": "hgc1+hgc2 form one notice only when fed to one parser call; as two mails they are two notices",
 }
 #: 2.12.0 hashes AWS maintenance ids differently from the 2.9.0 results; every other field is compared.
