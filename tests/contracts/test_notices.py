@@ -481,6 +481,35 @@ def test_a_second_impact_on_the_same_circuit_is_a_server_error(plugin: Plugin) -
     assert len(plugin.api.list_impacts(maintenance_id)) == 1
 
 
+def test_impacts_as_answered_name_their_circuit(plugin: Plugin) -> None:
+    maintenance_id = plugin.maintenance()
+    plugin.api.create_impacts(maintenance_id, [ImpactTarget(plugin.circuit("ZAYO-0001"), ImpactLevel.OUTAGE)])
+    [impact] = plugin.api.impacts_data(maintenance_id)
+    assert impact["target_object_id"] == plugin.circuit("ZAYO-0001")
+    assert impact["target"]["cid"] == "ZAYO-0001"
+    assert impact["target_content_type"] == plugin.api.circuit_type_id()
+    assert impact["impact"] == "OUTAGE"
+
+
+def test_impacts_are_deleted_together_and_one_gone_already_is_no_error(plugin: Plugin) -> None:
+    maintenance_id = plugin.maintenance()
+    targets = [ImpactTarget(plugin.circuit(cid), None) for cid in ("ZAYO-0001", "ZAYO-0002")]
+    first, second = plugin.api.create_impacts(maintenance_id, targets)
+    plugin.api.delete_impacts([first.id, MISSING])
+    assert [impact.id for impact in plugin.api.list_impacts(maintenance_id)] == [second.id]
+    plugin.api.delete_impacts([first.id])  # repeated, as after a lost answer
+    plugin.api.delete_impacts([])
+    assert [impact.id for impact in plugin.api.list_impacts(maintenance_id)] == [second.id]
+
+
+def test_a_maintenance_starts_unacknowledged_and_a_patch_sets_it(plugin: Plugin) -> None:
+    maintenance_id = plugin.maintenance()
+    assert plugin.api.maintenance_data(maintenance_id)["acknowledged"] is False
+    assert plugin.api.patch_maintenance(maintenance_id, {"acknowledged": True})["acknowledged"] is True
+    [listed] = plugin.api.maintenances_named(["ZAYO-MAINT-1"], plugin.seeded.providers["zayo"])
+    assert listed["acknowledged"] is True
+
+
 def test_a_stored_mail_has_its_subject_cut_to_100_characters(plugin: Plugin) -> None:
     maintenance_id = plugin.maintenance()
     received = datetime(2031, 2, 1, 9, 30, tzinfo=UTC)

@@ -4,6 +4,7 @@ client — the provider by slug, its circuits by cid — read from the fake's se
 
 from __future__ import annotations
 
+from sesflow.netbox.circuits import loose_cid, loose_matches
 from sesflow.notices.inbound.in_netbox import NoticesInNetBox
 
 from .notices import FakeNotices
@@ -28,3 +29,12 @@ class FakeInboundNetBox(NoticesInNetBox):
             for row in self.fake.circuits.values()
             if row["provider"] == provider_id and row["cid"] in wanted
         }
+
+    def circuits_loosely(self, provider_id: int, cids: list[str]) -> dict[str, tuple[int, str]]:
+        """Up to case and whitespace, one circuit per cid or none, as `find_circuits_loosely` matches them."""
+        found = [
+            (int(row["id"]), str(row["cid"]))
+            for row in self.fake.circuits.values()
+            if row["provider"] == provider_id
+        ]
+        return loose_matches([cid for cid in dict.fromkeys(cids) if loose_cid(cid)], found)

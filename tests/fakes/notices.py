@@ -222,6 +222,28 @@ class FakeNotices:
     def circuit_type_id(self) -> int:
         return self.object_type_id("circuits", "circuit")
 
+    @_locked
+    def impacts_data(self, maintenance_id: int) -> list[dict[str, Any]]:
+        """As `list_impacts`, the JSON NetBox answers with: a circuit target nested with its `cid`."""
+        rows = [row for row in self.impacts.values() if row["event_object_id"] == maintenance_id]
+        return [
+            self._impact_data(row)
+            for row in sorted(rows, key=lambda row: (row["target_object_id"], row["id"]))
+        ]
+
+    @_locked
+    def delete_impacts(self, impact_ids: Sequence[int]) -> None:
+        """As `NoticesApi.delete_impacts`: the impacts gone, one already gone taken as deleted."""
+        for impact_id in set(impact_ids):
+            self.impacts.pop(impact_id, None)
+
+    def _impact_data(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        data = copy.deepcopy(dict(row))
+        circuit = self.circuits.get(row["target_object_id"])
+        is_circuit = row["target_content_type"] == self.circuit_type_id()
+        data["target"] = {"id": circuit["id"], "cid": circuit["cid"]} if is_circuit and circuit else None
+        return data
+
     # event notifications
     @_locked
     def create_event_notification(

@@ -239,3 +239,72 @@ def test_a_closing_window_left_open_by_a_killed_run_is_closed_and_unretired_by_t
     # A window retired as its notice says keeps the successor's link.
     retired = replace(_existing(_parsed(), "RE-SCHEDULED"), id=1)
     assert _chain_plan(_parsed(), [retired, following]).late_links is None
+
+
+# kept true: impacts a newer notice no longer lists, loose circuit matches, the acknowledgement
+
+
+def _full_plan(parsed: ParsedMaintenance, known: list[Existing], **kwargs: object) -> MaintenancePlan:
+    existing = current_of(known)
+    netbox = NameInNetBox("zayo", 3, {"C1": 11}, existing=existing, known=known)
+    return plan_maintenance(parsed, "M-1", replace(netbox, **kwargs))
+
+
+def test_only_a_newer_notice_that_lists_circuits_prunes_impacts() -> None:
+    applied = _parsed(sequence=2)
+    assert _full_plan(replace(applied, sequence=3), [_existing(applied)]).prunes_impacts
+    assert _full_plan(applied, [_existing(applied)]).prunes_impacts  # the same notice again: a retry
+    older = _full_plan(replace(applied, sequence=1), [_existing(applied)])
+    assert (older.action, older.prunes_impacts) == (Action.STALE, False)
+    silent = replace(applied, sequence=3, status="CANCELLED", circuits=())
+    assert not _full_plan(silent, [_existing(applied)]).prunes_impacts  # it says nothing of circuits
+    assert not _full_plan(applied, []).prunes_impacts  # a new maintenance has no impacts to prune
+
+
+def test_a_loose_match_is_an_impact_under_netboxs_spelling_and_one_per_circuit() -> None:
+    parsed = replace(_parsed(), circuits=(CircuitImpact("c1", "DEGRADED"), CircuitImpact(" C1 ", "OUTAGE")))
+    plan = _full_plan(parsed, [], circuits={"c1": 11, " C1 ": 11}, spellings={"c1": "C1", " C1 ": "C1"})
+    assert [(i.cid, i.circuit_id, i.impact) for i in plan.impacts] == [("C1", 11, "OUTAGE")]
+    assert plan.respelled == (("c1", "C1"), (" C1 ", "C1"))
+    assert plan.unknown_circuits == ()
+    assert plan.notes == (
+        "Circuit IDs in the notice matched to NetBox's spelling (case, spaces): 'c1' is 'C1', ' C1 ' is 'C1'",
+    )
+
+
+def test_the_acknowledgement_is_cleared_by_a_newer_status_only() -> None:
+    applied = _parsed(status="TENTATIVE")
+    acknowledged = replace(_existing(applied, status="TENTATIVE"), acknowledged=True)
+    confirmed = _full_plan(replace(applied, sequence=2, status="CONFIRMED"), [acknowledged])
+    assert (confirmed.action, confirmed.clears_acknowledgement) == (Action.UPDATE, True)
+    assert confirmed.notes == (
+        f"Acknowledgement cleared: the notice of {STAMP.isoformat()} changed the status "
+        "from TENTATIVE to CONFIRMED",
+    )
+    assert not _full_plan(replace(applied, sequence=2), [acknowledged]).clears_acknowledgement
+    older = _full_plan(replace(applied, sequence=0, status="CONFIRMED"), [acknowledged])
+    assert (older.clears_acknowledgement, older.notes) == (False, ())
+    unacknowledged = _full_plan(
+        replace(applied, sequence=2, status="CONFIRMED"), [_existing(applied, "TENTATIVE")]
+    )
+    assert not unacknowledged.clears_acknowledgement
+
+
+def test_a_moved_acknowledged_window_is_noted_also_when_its_retry_finds_the_new_one() -> None:
+    applied = _parsed()
+    old = replace(_existing(applied), acknowledged=True)
+    moved = replace(
+        applied, sequence=2, start=START + timedelta(days=7), end=START + timedelta(days=7, hours=4)
+    )
+    first = _full_plan(moved, [old])
+    assert first.action is Action.RESCHEDULE
+    [note] = first.notes
+    assert note.startswith(
+        f"Acknowledgement cleared: the notice of {STAMP.isoformat()} moved the window from ("
+    )
+    assert note.endswith(f"the acknowledged maintenance {old.id} is retired")
+    created = replace(_existing(moved), id=8, replaces=old.id)
+    retried = _full_plan(moved, [replace(old, status="RE-SCHEDULED"), created])
+    assert (retried.action, retried.notes) == (Action.UNCHANGED, (note,))
+    later = _full_plan(replace(moved, sequence=3), [replace(old, status="RE-SCHEDULED"), created])
+    assert later.notes == ()  # only the notice that moved it says so

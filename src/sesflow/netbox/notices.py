@@ -226,6 +226,29 @@ class NoticesApi:
     def circuit_type_id(self) -> int:
         return self.client.object_type_id("circuits", "circuit")
 
+    def impacts_data(self, maintenance_id: int) -> list[dict[str, Any]]:
+        """A maintenance's impacts as NetBox answers with them: a circuit target comes nested (its `cid`)."""
+        params: Params = {"event_content_type": "notices.maintenance", "event_object_id": maintenance_id}
+        return list(self.client.iterate(f"{PLUGIN}/impact/", params))
+
+    def delete_impacts(self, impact_ids: Sequence[int]) -> None:
+        """Impacts gone, in one bulk DELETE. NetBox (4.7) refuses the whole batch when one id is missing; a
+        missing impact is gone already (a repeated DELETE whose first answer was lost finds none), so the
+        batch is sent once more without the ids NetBox named."""
+        wanted = sorted(set(impact_ids))
+        for _ in range(2):
+            if not wanted:
+                return
+            try:
+                self.client.request("DELETE", f"{PLUGIN}/impact/", body=[{"id": number} for number in wanted])
+            except NetBoxValidationError as error:
+                missing = set(error.refused_ids)
+                if not missing or not missing <= set(wanted):
+                    raise
+                wanted = [number for number in wanted if number not in missing]
+            else:
+                return
+
     def event_notifications_on(
         self, maintenance_ids: Sequence[int], received: datetime
     ) -> list[dict[str, Any]]:

@@ -10,10 +10,10 @@ from functools import cached_property
 from datetime import datetime
 from typing import Any, Protocol
 
-from sesflow.netbox.circuits import find_circuit_ids, find_provider_id
+from sesflow.netbox.circuits import find_circuit_ids, find_circuits_loosely, find_provider_id
 from sesflow.netbox.client import NetBoxClient
 from sesflow.netbox.notices import SUBJECT_LIMIT, ImpactTarget, NoticesApi
-from sesflow.netbox.records import Impact, MaintenanceDraft
+from sesflow.netbox.records import MaintenanceDraft
 from sesflow.notices.inbound import overlap_reads
 from sesflow.notices.inbound.outcome import Result
 from sesflow.notices.inbound.overlaps import OverlapWarning, Site, Window
@@ -46,6 +46,30 @@ class MaintenanceNow:
         return cls(int(data["id"]), str(data["status"]), str(data.get("comments") or ""))
 
 
+@dataclass(frozen=True)
+class HeldImpact:
+    """An impact NetBox holds on a maintenance, with its circuit's cid when the target is a circuit (what a
+    journal entry about removed impacts names)."""
+
+    id: int
+    target_content_type: int
+    target_object_id: int
+    impact: str | None
+    cid: str = ""
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> HeldImpact:
+        target = data.get("target")
+        cid = str(target.get("cid") or "") if isinstance(target, Mapping) else ""
+        return cls(
+            int(data["id"]),
+            int(data["target_content_type"]),
+            int(data["target_object_id"]),
+            data.get("impact"),
+            cid,
+        )
+
+
 class InboundNetBox(Protocol):
     """The NetBox the inbound steps read and write."""
 
@@ -54,10 +78,11 @@ class InboundNetBox(Protocol):
 
     def provider_id(self, slug: str) -> int | None: ...
     def circuits(self, provider_id: int, cids: list[str]) -> dict[str, int]: ...
+    def circuits_loosely(self, provider_id: int, cids: list[str]) -> dict[str, tuple[int, str]]: ...
     def maintenances(self, names: list[str], provider_id: int) -> dict[str, list[Existing]]: ...
     def holding_mail(self, mail: StoredMail, maintenance_ids: list[int]) -> set[int]: ...
     def replaces_of(self, maintenance_id: int) -> int | None: ...
-    def impacts(self, maintenance_id: int) -> list[Impact]: ...
+    def impacts(self, maintenance_id: int) -> list[HeldImpact]: ...
     def circuit_type_id(self) -> int: ...
     def journal_texts(self, maintenance_id: int) -> list[str]: ...
 
@@ -65,7 +90,9 @@ class InboundNetBox(Protocol):
     def update_maintenance(self, maintenance_id: int, changes: Mapping[str, Any]) -> MaintenanceNow: ...
     def create_impacts(self, maintenance_id: int, targets: Sequence[ImpactTarget]) -> None: ...
     def update_impact_levels(self, levels: Sequence[tuple[int, str]]) -> None: ...
+    def delete_impacts(self, impact_ids: Sequence[int]) -> None: ...
     def add_warning(self, maintenance_id: int, text: str) -> None: ...
+    def add_note(self, maintenance_id: int, text: str) -> None: ...
     def store_mail(self, maintenance_id: int, mail: StoredMail) -> None: ...
 
     # overlap warnings (overlap_reads.py)
@@ -103,6 +130,9 @@ class NoticesInNetBox:
     def circuits(self, provider_id: int, cids: list[str]) -> dict[str, int]:
         return find_circuit_ids(self.client, provider_id, sorted(set(cids)))
 
+    def circuits_loosely(self, provider_id: int, cids: list[str]) -> dict[str, tuple[int, str]]:
+        return find_circuits_loosely(self.client, provider_id, sorted(set(cids)))
+
     def maintenances(self, names: list[str], provider_id: int) -> dict[str, list[Existing]]:
         """{name: every maintenance with that name from this provider, oldest first} for all the mail's names
         in one request (reschedules add one each; a name NetBox does not have maps to [])."""
@@ -127,8 +157,8 @@ class NoticesInNetBox:
         replaces = self.api.maintenance_data(maintenance_id).get("replaces")
         return None if replaces is None else int(replaces)
 
-    def impacts(self, maintenance_id: int) -> list[Impact]:
-        return self.api.list_impacts(maintenance_id)
+    def impacts(self, maintenance_id: int) -> list[HeldImpact]:
+        return [HeldImpact.from_api(item) for item in self.api.impacts_data(maintenance_id)]
 
     def circuit_type_id(self) -> int:
         return self.api.circuit_type_id()
@@ -152,6 +182,12 @@ class NoticesInNetBox:
 
     def add_warning(self, maintenance_id: int, text: str) -> None:
         self.api.add_journal_entry(maintenance_id, text, kind="warning", object_type=MAINTENANCE_TYPE)
+
+    def add_note(self, maintenance_id: int, text: str) -> None:
+        self.api.add_journal_entry(maintenance_id, text, kind="info", object_type=MAINTENANCE_TYPE)
+
+    def delete_impacts(self, impact_ids: Sequence[int]) -> None:
+        self.api.delete_impacts(impact_ids)
 
     def store_mail(self, maintenance_id: int, mail: StoredMail) -> None:
         self.api.create_event_notification(
@@ -211,6 +247,12 @@ class NoticesPreview(NoticesInNetBox):
 
     def add_warning(self, maintenance_id: int, text: str) -> None:
         self.would_write.append(f"journal warning on maintenance {maintenance_id}")
+
+    def add_note(self, maintenance_id: int, text: str) -> None:
+        self.would_write.append(f"journal note on maintenance {maintenance_id}")
+
+    def delete_impacts(self, impact_ids: Sequence[int]) -> None:
+        self.would_write.append(f"delete {len(impact_ids)} impacts")
 
     def store_mail(self, maintenance_id: int, mail: StoredMail) -> None:
         self.would_write.append(f"store the mail on maintenance {maintenance_id}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -66,6 +66,7 @@ class Existing:
     summary: str
     comments: str
     replaces: int | None = None
+    acknowledged: bool = False  # the operator's mark that the event, as it stands, was seen to
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Existing:
@@ -77,6 +78,7 @@ class Existing:
             summary=str(data.get("summary") or ""),
             comments=str(data.get("comments") or ""),
             replaces=int(data["replaces"]) if data.get("replaces") is not None else None,
+            acknowledged=bool(data.get("acknowledged")),
         )
 
     def applied(self) -> tuple[int, datetime] | None:
@@ -134,6 +136,18 @@ class MaintenancePlan:
     parsed: ParsedMaintenance
     existing: Existing | None = None  # the current maintenance as the plan read it (apply needs no GET)
     late_links: LateLinks | None = None  # HISTORY, and finishing a window filed late: the chain to mend
+    #: A newer notice for the existing maintenance: the circuits it lists are all the event's circuits now,
+    #: so the circuit impacts of circuits it no longer lists go (see `prunes_impacts`).
+    newer: bool = False
+    respelled: tuple[tuple[str, str], ...] = ()  # (cid in the notice, cid in NetBox) matched loosely
+    clears_acknowledgement: bool = False  # the status the operator acknowledged changes
+    notes: tuple[str, ...] = ()  # journal entries (kind info) the maintenance gets once
+
+    @property
+    def prunes_impacts(self) -> bool:
+        """Whether circuit impacts the notice does not list are removed. A notice that lists no circuit says
+        nothing about them (the parser allows none on a cancellation or a completion)."""
+        return self.newer and bool(self.parsed.circuits)
 
     @property
     def writes_maintenance(self) -> bool:
@@ -156,6 +170,8 @@ class MaintenancePlan:
             "end": self.end.isoformat(),
             "impacts": {impact.cid: impact.impact for impact in self.impacts},
             "unknown_circuits": list(self.unknown_circuits),
+            "respelled": dict(self.respelled),
+            "clears_acknowledgement": self.clears_acknowledgement,
         }
 
 
@@ -247,7 +263,10 @@ class NameInNetBox:
 
     provider_slug: str
     provider_id: int | None  # None: NetBox has no provider with the mapped slug
-    circuits: Mapping[str, int]  # {cid: circuit id} of the provider's circuits the mail names
+    circuits: Mapping[str, int]  # {cid as the mail names it: circuit id} of the provider's circuits
+    spellings: Mapping[str, str] = field(
+        default_factory=dict
+    )  # {cid in the mail: cid in NetBox}, if not the same
     existing: Existing | None = None  # the current maintenance of this name (see `current_of`)
     known: Sequence[Existing] = ()  # every maintenance of this name
     mail_stored: bool = False  # this very mail is stored on one of them
@@ -260,6 +279,7 @@ class _Decision:
     existing: Existing | None
     status: str
     links: LateLinks | None = None
+    newer: bool = False  # from `_decide`: not older than the notice the maintenance holds
 
 
 def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox) -> MaintenancePlan:
@@ -272,10 +292,17 @@ def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox)
         decision = _Decision(Action.ALREADY_APPLIED, existing.id, existing, status)
     else:
         action, existing_id = _decide(parsed, netbox.provider_id, existing, status, summary)
-        decision = _Decision(action, existing_id, existing, status)
+        decision = _Decision(action, existing_id, existing, status, newer=action in KEEPS_COMMENTS)
         if action is Action.STALE:
             decision = _file_late(parsed, decision, netbox.known)
     kept = decision.existing.comments if decision.existing and decision.action in KEEPS_COMMENTS else ""
+    respelled = tuple(
+        dict.fromkeys(
+            (c.circuit_id, netbox.spellings[c.circuit_id])
+            for c in parsed.circuits
+            if c.circuit_id in netbox.spellings
+        )
+    )
     return MaintenancePlan(
         name=name,
         provider_slug=netbox.provider_slug,
@@ -287,14 +314,78 @@ def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox)
         end=parsed.end,
         summary=summary,
         comments=with_marker(kept, parsed),
-        impacts=_impacts(parsed, netbox.circuits),
+        impacts=_impacts(parsed, netbox.circuits, netbox.spellings),
         unknown_circuits=tuple(
             dict.fromkeys(c.circuit_id for c in parsed.circuits if c.circuit_id not in netbox.circuits)
         ),
         parsed=parsed,
         existing=decision.existing,
         late_links=decision.links,
+        newer=decision.newer,
+        respelled=respelled,
+        clears_acknowledgement=_clears_acknowledgement(decision),
+        notes=_notes(parsed, decision, netbox.known, respelled),
     )
+
+
+def _clears_acknowledgement(decision: _Decision) -> bool:
+    """A newer notice that changes the status the operator acknowledged."""
+    existing = decision.existing
+    return (
+        decision.newer
+        and existing is not None
+        and existing.acknowledged
+        and existing.status != decision.status
+    )
+
+
+def _notes(
+    parsed: ParsedMaintenance,
+    decision: _Decision,
+    known: Sequence[Existing],
+    respelled: Sequence[tuple[str, str]],
+) -> tuple[str, ...]:
+    """What the maintenance's journal should say about this notice, each once (a retry finds them there)."""
+    notes = []
+    if respelled:
+        pairs = ", ".join(f"{mail!r} is {netbox!r}" for mail, netbox in respelled)
+        notes.append(f"Circuit IDs in the notice matched to NetBox's spelling (case, spaces): {pairs}")
+    existing, stamp = decision.existing, parsed.stamp.isoformat()
+    if _clears_acknowledgement(decision):
+        assert existing is not None
+        notes.append(
+            f"Acknowledgement cleared: the notice of {stamp} changed the status "
+            f"from {existing.status} to {decision.status}"
+        )
+    if (moved_from := _acknowledged_window_moved(parsed, decision, known)) is not None:
+        notes.append(
+            f"Acknowledgement cleared: the notice of {stamp} moved the window "
+            f"from ({_window(moved_from.start, moved_from.end)}) to ({_window(parsed.start, parsed.end)}); "
+            f"the acknowledged maintenance {moved_from.id} is retired"
+        )
+    return tuple(notes)
+
+
+def _acknowledged_window_moved(
+    parsed: ParsedMaintenance, decision: _Decision, known: Sequence[Existing]
+) -> Existing | None:
+    """The acknowledged maintenance a reschedule retires: a new window is a new maintenance, which starts
+    unacknowledged. Also found when the maintenance this notice created is planned again (a retry), so a
+    run that died before its journal entry is finished."""
+    existing = decision.existing
+    if existing is None:
+        return None
+    if decision.action is Action.RESCHEDULE:
+        return existing if existing.acknowledged else None
+    if not decision.newer or existing.acknowledged or existing.notice() != notice_key(parsed):
+        return None
+    replaced = next((item for item in known if item.id == existing.replaces), None)
+    moved = replaced is not None and (replaced.start, replaced.end) != (existing.start, existing.end)
+    return replaced if moved and replaced is not None and replaced.acknowledged else None
+
+
+def _window(start: datetime, end: datetime) -> str:
+    return f"{start.astimezone(UTC):%Y-%m-%d %H:%M} to {end.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _file_late(parsed: ParsedMaintenance, stale: _Decision, known: Sequence[Existing]) -> _Decision:
@@ -324,16 +415,20 @@ def _file_late(parsed: ParsedMaintenance, stale: _Decision, known: Sequence[Exis
     return _Decision(Action.HISTORY, existing_id, stale.existing, status, late_links(known, notice, status))
 
 
-def _impacts(parsed: ParsedMaintenance, circuits: Mapping[str, int]) -> tuple[PlannedImpact, ...]:
-    """One impact per known circuit. A notice may list a circuit twice (equinix1 does); the plugin allows one
-    impact per circuit and event, so the most severe level listed wins."""
-    levels: dict[str, str] = {}
+def _impacts(
+    parsed: ParsedMaintenance, circuits: Mapping[str, int], spellings: Mapping[str, str]
+) -> tuple[PlannedImpact, ...]:
+    """One impact per known circuit, named as NetBox spells it. A notice may list a circuit twice (equinix1
+    does, and two spellings can match one circuit loosely); the plugin allows one impact per circuit and
+    event, so the most severe level listed wins."""
+    levels: dict[int, tuple[str, str]] = {}
     for circuit in parsed.circuits:
         if circuit.circuit_id in circuits:
-            previous = levels.get(circuit.circuit_id)
-            if previous is None or SEVERITY.index(circuit.impact) > SEVERITY.index(previous):
-                levels[circuit.circuit_id] = circuit.impact
-    return tuple(PlannedImpact(cid, circuits[cid], level) for cid, level in levels.items())
+            circuit_id = circuits[circuit.circuit_id]
+            previous = levels.get(circuit_id)
+            if previous is None or SEVERITY.index(circuit.impact) > SEVERITY.index(previous[1]):
+                levels[circuit_id] = (spellings.get(circuit.circuit_id, circuit.circuit_id), circuit.impact)
+    return tuple(PlannedImpact(cid, circuit_id, level) for circuit_id, (cid, level) in levels.items())
 
 
 def _decide(

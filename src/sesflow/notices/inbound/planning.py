@@ -1,4 +1,4 @@
-"""The `plan` step: what NetBox holds for the mail's windows, read in at most three requests, and the rules
+"""The `plan` step: what NetBox holds for the mail's windows, read in at most four requests, and the rules
 of `plan.py` applied to it. The mail is described here as NetBox will keep it, since the reads look for it."""
 
 from __future__ import annotations
@@ -47,12 +47,13 @@ def plan(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
 def plan_windows(
     maintenances: Sequence[ParsedMaintenance], slug: str, record: StoredMail, netbox: InboundNetBox
 ) -> tuple[MaintenancePlan, ...]:
-    """At most three reads, whatever the number of windows and circuits: the circuits (by cid and provider),
-    the maintenances of every name, and — only when some exist — whether this mail is on one of them."""
+    """At most four reads, whatever the number of windows and circuits: the circuits (by cid and provider),
+    — only when some cid is not found — the circuits that match one up to case and whitespace, the
+    maintenances of every name, and — only when some exist — whether this mail is on one of them."""
     provider_id = netbox.provider_id(slug)
     names = window_names(maintenances)
     cids = [circuit.circuit_id for m in maintenances for circuit in m.circuits]
-    circuits = netbox.circuits(provider_id, cids) if provider_id is not None and cids else {}
+    circuits, spellings = find_circuits(netbox, provider_id, cids)
     named = netbox.maintenances(names, provider_id) if provider_id is not None else {}
     holding = netbox.holding_mail(record, [item.id for known in named.values() for item in known])
     plans = []
@@ -62,12 +63,28 @@ def plan_windows(
             slug,
             provider_id,
             circuits,
+            spellings,
             existing=current_of(known),
             known=known,
             mail_stored=any(item.id in holding for item in known),
         )
         plans.append(plan_maintenance(maintenance, name, in_netbox))
     return tuple(plans)
+
+
+def find_circuits(
+    netbox: InboundNetBox, provider_id: int | None, cids: Sequence[str]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """({cid as the mail names it: circuit id}, {cid in the mail: cid in NetBox} for the loose matches): the
+    exact cid within the provider first; the cids not found are matched up to case and whitespace, in one
+    more request."""
+    if provider_id is None or not cids:
+        return {}, {}
+    circuits = netbox.circuits(provider_id, list(cids))
+    missing = [cid for cid in dict.fromkeys(cids) if cid not in circuits]
+    loose = netbox.circuits_loosely(provider_id, missing) if missing else {}
+    circuits |= {cid: circuit_id for cid, (circuit_id, _) in loose.items()}
+    return circuits, {cid: spelled for cid, (_, spelled) in loose.items()}
 
 
 def netbox_provider_slug(

@@ -1,19 +1,22 @@
-"""The steps that bring NetBox to the plans: maintenance → impacts → unknown circuits and final status (with
-the marker) → the mail. Impacts come before the status because the plugin refuses impact writes on a
-cancelled or completed event; the mail is stored last, so a run that fails part-way is planned again and
-finished by the retry.
+"""The steps that bring NetBox to the plans: maintenance → impacts (those the notice no longer lists
+removed) → journal entries and final status (with the marker) → the mail. Impacts come before the status
+because the plugin refuses impact writes on a cancelled or completed event; the mail is stored last, so a
+run that fails part-way is planned again and finished by the retry.
+
+A journal entry is written before the change it records and only when the maintenance does not hold it
+yet: a run that dies between the two is finished by its retry, which finds the entry and adds no second.
 
 Nothing is read back that this run or the plan already knows: a maintenance just created has no impacts,
 journal entries or mails yet, and the plan has checked that this mail is on none of the name's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sesflow.netbox.notices import ImpactTarget
 from sesflow.netbox.records import ImpactLevel, MaintenanceDraft, MaintenanceStatus
-from sesflow.notices.inbound.in_netbox import InboundNetBox, MaintenanceNow, StoredMail
+from sesflow.notices.inbound.in_netbox import HeldImpact, InboundNetBox, MaintenanceNow, StoredMail
 from sesflow.notices.inbound.outcome import Applied
 from sesflow.notices.inbound.plan import CLOSED, Action, LateLinks, MaintenancePlan
 
@@ -30,10 +33,27 @@ class PlanWrite:
     plan: MaintenancePlan
     applied: Applied
     now: MaintenanceNow | None = None
+    journal: list[str] | None = field(default=None, repr=False)  # its journal texts, once read
 
     @property
     def stores_mail(self) -> bool:
         return self.now is not None or self.plan.action is Action.STALE
+
+    def note_once(self, netbox: InboundNetBox, text: str, *, warning: bool = False) -> None:
+        """A journal entry on the maintenance, unless it holds this text already (read once per run, and
+        not at all for a maintenance this run created)."""
+        maintenance_id = self.applied.maintenance_id
+        assert maintenance_id is not None
+        if self.journal is None:
+            self.journal = [] if self.applied.created else netbox.journal_texts(maintenance_id)
+        if text in self.journal:
+            return
+        if warning:
+            netbox.add_warning(maintenance_id, text)
+        else:
+            netbox.add_note(maintenance_id, text)
+        self.journal.append(text)
+        self.applied.changed.append("journal")
 
 
 def write_maintenance(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
@@ -44,18 +64,22 @@ def write_maintenance(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
 
 
 def write_impacts(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
-    """The circuits' impacts on each maintenance still open."""
+    """The circuits' impacts on each maintenance still open; on a newer notice, the circuit impacts of the
+    circuits it no longer lists removed."""
     for write in mail.writes:
         if write.now is not None and write.now.status not in CLOSED:
-            _write_impacts(deps.netbox, write.applied, write.plan)
+            _write_impacts(deps.netbox, write)
     return None
 
 
 def final_status(mail: InboundMail, deps: InboundDeps) -> Outcome | None:
-    """The circuits NetBox does not know, journaled; then each maintenance's final status and marker."""
+    """The circuits NetBox does not know and the plan's notes, journaled; then each maintenance's final
+    status and marker (and the operator's acknowledgement cleared when the status changes)."""
     for write in mail.writes:
         if write.now is not None:
-            _record_unknown_circuits(deps.netbox, write.applied, write.plan)
+            _record_unknown_circuits(deps.netbox, write)
+            for note in write.plan.notes:
+                write.note_once(deps.netbox, note)
             _set_final_status(deps.netbox, write)
     return None
 
@@ -135,16 +159,16 @@ def _link_late_window(netbox: InboundNetBox, links: LateLinks, late_id: int) -> 
         netbox.update_maintenance(links.successor_id, {"replaces": wanted})
 
 
-def _write_impacts(netbox: InboundNetBox, applied: Applied, plan: MaintenancePlan) -> None:
+def _write_impacts(netbox: InboundNetBox, write: PlanWrite) -> None:
+    applied, plan = write.applied, write.plan
     assert applied.maintenance_id is not None
     # A maintenance created by this run has no impacts: no need to list them.
     listed = [] if applied.created else netbox.impacts(applied.maintenance_id)
-    have = {impact.target_object_id: impact for impact in listed}
     circuit_type = netbox.circuit_type_id()
+    # Circuit impacts only: a device or site impact may carry the same object id.
+    have = {i.target_object_id: i for i in listed if i.target_content_type == circuit_type}
     missing = [
-        ImpactTarget(p.circuit_id, ImpactLevel(p.impact))
-        for p in plan.impacts
-        if p.circuit_id not in have or have[p.circuit_id].target_content_type != circuit_type
+        ImpactTarget(p.circuit_id, ImpactLevel(p.impact)) for p in plan.impacts if p.circuit_id not in have
     ]
     changed = [
         (have[p.circuit_id].id, p.impact)
@@ -157,16 +181,41 @@ def _write_impacts(netbox: InboundNetBox, applied: Applied, plan: MaintenancePla
     if changed:
         netbox.update_impact_levels(changed)  # one bulk PATCH for every changed level
         applied.changed.append(f"impacts~{len(changed)}")
+    if plan.prunes_impacts:
+        _remove_unlisted(netbox, write, listed, circuit_type)
 
 
-def _record_unknown_circuits(netbox: InboundNetBox, applied: Applied, plan: MaintenancePlan) -> None:
-    if not plan.unknown_circuits or applied.maintenance_id is None:
+def _remove_unlisted(
+    netbox: InboundNetBox, write: PlanWrite, listed: list[HeldImpact], circuit_type: int
+) -> None:
+    """The circuit impacts of circuits a newer notice no longer lists, in one bulk DELETE. Only circuits: the
+    notice speaks for circuits alone, so an impact on a device or site (added by hand) stays."""
+    kept = {impact.circuit_id for impact in write.plan.impacts}
+    gone = [
+        impact
+        for impact in listed
+        if impact.target_content_type == circuit_type and impact.target_object_id not in kept
+    ]
+    if not gone:
         return
-    text = "Circuits in the provider's notice that NetBox does not know: " + ", ".join(plan.unknown_circuits)
-    if not applied.created and text in netbox.journal_texts(applied.maintenance_id):
+    circuits = ", ".join(sorted(impact.cid or f"id {impact.target_object_id}" for impact in gone))
+    parsed = write.plan.parsed
+    write.note_once(
+        netbox,
+        f"Impacts removed: circuits {circuits} are not in the notice of {parsed.stamp.isoformat()} "
+        f"(sequence {parsed.sequence})",
+    )
+    netbox.delete_impacts([impact.id for impact in gone])
+    write.applied.changed.append(f"impacts-{len(gone)}")
+
+
+def _record_unknown_circuits(netbox: InboundNetBox, write: PlanWrite) -> None:
+    if not write.plan.unknown_circuits or write.applied.maintenance_id is None:
         return
-    netbox.add_warning(applied.maintenance_id, text)
-    applied.changed.append("journal")
+    unknown = ", ".join(write.plan.unknown_circuits)
+    write.note_once(
+        netbox, f"Circuits in the provider's notice that NetBox does not know: {unknown}", warning=True
+    )
 
 
 def _set_final_status(netbox: InboundNetBox, write: PlanWrite) -> None:
@@ -177,6 +226,8 @@ def _set_final_status(netbox: InboundNetBox, write: PlanWrite) -> None:
         final["status"] = plan.status
     if now.comments != plan.comments:
         final["comments"] = plan.comments
+    if plan.clears_acknowledgement:
+        final["acknowledged"] = False  # acknowledged for the status it had (the plan's note says so)
     if final:
         netbox.update_maintenance(write.applied.maintenance_id, final)
         write.applied.changed.append("status" if "status" in final else "marker")
