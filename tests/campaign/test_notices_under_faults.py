@@ -74,7 +74,7 @@ pytestmark = [
 
 NOTICES = size(short=20, full=200)
 #: Rows the parser cannot take as single mails (see tests/notices/test_inbound_corpus.py).
-UNUSABLE = {"att", "hgc"}
+UNUSABLE = {"hgc"}
 #: Per NetBox request of the inbound handler. The client retries 429/503 and, for reads and PATCHes, resets
 #: and 5xx; a POST whose answer is lost fails the invocation, and the next one finds what it created.
 NETBOX_FAULTS = FaultPlan(
