@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from sesflow.netbox.circuits import find_circuit_ids, find_circuits_loosely, find_provider_id
