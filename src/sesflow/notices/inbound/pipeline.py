@@ -1,7 +1,7 @@
 """Notices inbound: an SES receipt (Lambda action, async) → the provider's mail from S3 → NetBox.
 
     gate → load → pick_provider → parse → plan → write_maintenance → write_impacts → final_status
-    → store_mail, then keep_triage, then report
+    → warn_overlaps → store_mail, then keep_triage, then report
 
 - `gate` (receipt.py): SES's verdicts and the trusted forwarders decide whether the mail may change NetBox;
 - `load` (stored.py): the raw mail SES's S3 action stored;
@@ -11,6 +11,8 @@
 - `write_maintenance`, `write_impacts`, `final_status`, `store_mail` (writes.py): NetBox brought to the
   plans through `deps.netbox` (in_netbox.py) — `NoticesInNetBox` writes, `NoticesPreview` (the dry run)
   records the writes it would make;
+- `warn_overlaps` (overlaps.py): a window created or moved is checked against the live maintenances it
+  overlaps; a pair whose impacts reach one site gets a warning journaled on both;
 - `keep_triage` (triage.py): a mail not applied becomes a journal entry in NetBox that the operator finds
   by its tag; a run of its own after the mail's, whatever step ended it;
 - `report` (report.py): one log line and metric per mail, a run of its own after the mail's (a refusal
