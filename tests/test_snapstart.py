@@ -184,3 +184,22 @@ def test_the_relay_reads_its_signing_key_after_the_restore_never_into_the_snapsh
     finally:
         for clear in forget:
             clear()
+
+
+def test_inbound_priming_loads_the_parser_and_the_registrable_domains_of_its_senders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from sesflow.notices.inbound import lambda_handler
+    from sesflow.notices.inbound.providers import ProviderMap
+
+    providers = ProviderMap()
+    primed: list[str] = []
+    monkeypatch.setattr(lambda_handler, "default_deps", lambda: SimpleNamespace(providers=providers))
+    monkeypatch.setattr(lambda_handler, "warm_parser", lambda: primed.append("parser"))
+    assert providers._registrable is None  # built on first need: a sender no listed domain claims
+
+    lambda_handler.warm()
+    assert primed == ["parser"]
+    assert providers._registrable is not None and "verizonbusiness.com" in providers._registrable
