@@ -95,3 +95,11 @@ def test_an_entry_with_an_unknown_tag_or_object_is_refused(api: NoticesApi) -> N
     assert "__all__" in refused.value.body
     with pytest.raises(NetBoxNotFound):
         api.update_journal_entry(99999, {"kind": "success"})
+
+
+def test_an_entry_with_a_nul_character_is_refused(api: NoticesApi) -> None:
+    provider = api.ensure_provider("contract-unmatched", name="Contract unmatched", description="d")
+    api.ensure_tag(TAG, color="ff9800", description="d")
+    with pytest.raises(NetBoxValidationError) as refused:
+        api.add_tagged_journal_entry("circuits.provider", provider, "a\x00b", kind="warning", tags=[TAG])
+    assert "comments" in refused.value.body

@@ -596,6 +596,8 @@ class FakeNotices:
             errors["kind"] = [f"{kind} is not a valid choice."]
         if not comments.strip():
             errors["comments"] = ["This field may not be blank."]
+        elif "\x00" in comments:  # NetBox's serializers refuse NUL in every text field
+            errors["comments"] = ["Null characters are not allowed."]
         if not errors and not self._triage_target_exists(object_type, object_id):
             errors["__all__"] = [f"Invalid assigned_object: {_model_label(object_type)} ID {object_id}"]
         if not errors and (missing := self._missing_tag(tags)):

@@ -134,3 +134,16 @@ def test_the_records_list_what_waits_since_a_moment() -> None:
     records = TriageRecords(inbox.notices)  # type: ignore[arg-type]
     assert len(records.waiting()) == 3
     assert records.waiting(since=datetime(2999, 1, 1, tzinfo=UTC)) == []
+
+
+def test_a_hostile_subject_and_sender_are_written_as_printable_text() -> None:
+    """NetBox refuses a NUL in any text field (the fake too, held to it by the contract tests): a subject
+    carrying one, or control and direction-override characters, must not keep the mail out of the triage."""
+    case = next(case for case in CASES if case.reason == "unknown_provider")
+    inbox = FakeInbox()
+    hostile = {**case.delivery, "subject": "\x00nul\x00 \u202etxt.exe\x16 maintenance"}
+    assert inbox.deliver(case.raw, **hostile).result == "unknown_provider"
+    [entry] = _waiting(inbox)
+    comments = str(entry["comments"])
+    assert all(char.isprintable() for line in comments.splitlines() for char in line)
+    assert "- subject: nul txt.exe maintenance" in comments

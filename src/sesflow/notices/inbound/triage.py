@@ -273,5 +273,7 @@ def row_of(entry: TriageEntry) -> TriageRow | None:
 
 
 def _line(text: str) -> str:
-    """One line: the entry's fields are read back line by line."""
-    return " ".join(text.split())
+    """One line of printable text: the entry's fields are read back line by line, NetBox refuses a NUL
+    character in any text field (a hostile subject carries one), and a control or direction-override
+    character has no business in what the operator reads."""
+    return " ".join("".join(char if char.isprintable() else " " for char in text).split())
