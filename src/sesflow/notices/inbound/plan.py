@@ -136,9 +136,11 @@ class MaintenancePlan:
     parsed: ParsedMaintenance
     existing: Existing | None = None  # the current maintenance as the plan read it (apply needs no GET)
     late_links: LateLinks | None = None  # HISTORY, and finishing a window filed late: the chain to mend
-    #: A newer notice for the existing maintenance: the circuits it lists are all the event's circuits now,
-    #: so the circuit impacts of circuits it no longer lists go (see `prunes_impacts`).
+    #: Not older than the notice the existing maintenance holds (this very notice again, on a retry).
     newer: bool = False
+    #: Issued after the notice the existing maintenance holds: the circuits it lists are all the event's
+    #: circuits now, so the circuit impacts of circuits it no longer lists go (see `prunes_impacts`).
+    supersedes: bool = False
     respelled: tuple[tuple[str, str], ...] = ()  # (cid in the notice, cid in NetBox) matched loosely
     clears_acknowledgement: bool = False  # the status the operator acknowledged changes
     notes: tuple[str, ...] = ()  # journal entries (kind info) the maintenance gets once
@@ -147,7 +149,7 @@ class MaintenancePlan:
     def prunes_impacts(self) -> bool:
         """Whether circuit impacts the notice does not list are removed. A notice that lists no circuit says
         nothing about them (the parser allows none on a cancellation or a completion)."""
-        return self.newer and bool(self.parsed.circuits)
+        return self.supersedes and bool(self.parsed.circuits)
 
     @property
     def writes_maintenance(self) -> bool:
@@ -280,6 +282,7 @@ class _Decision:
     status: str
     links: LateLinks | None = None
     newer: bool = False  # from `_decide`: not older than the notice the maintenance holds
+    supersedes: bool = False  # issued after the notice the maintenance holds (`_supersedes`)
 
 
 def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox) -> MaintenancePlan:
@@ -292,7 +295,14 @@ def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox)
         decision = _Decision(Action.ALREADY_APPLIED, existing.id, existing, status)
     else:
         action, existing_id = _decide(parsed, netbox.provider_id, existing, status, summary)
-        decision = _Decision(action, existing_id, existing, status, newer=action in KEEPS_COMMENTS)
+        decision = _Decision(
+            action,
+            existing_id,
+            existing,
+            status,
+            newer=action in KEEPS_COMMENTS,
+            supersedes=action in KEEPS_COMMENTS and _supersedes(parsed, existing),
+        )
         if action is Action.STALE:
             decision = _file_late(parsed, decision, netbox.known)
     kept = decision.existing.comments if decision.existing and decision.action in KEEPS_COMMENTS else ""
@@ -322,17 +332,27 @@ def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox)
         existing=decision.existing,
         late_links=decision.links,
         newer=decision.newer,
+        supersedes=decision.supersedes,
         respelled=respelled,
         clears_acknowledgement=_clears_acknowledgement(decision),
         notes=_notes(parsed, decision, netbox.known, respelled),
     )
 
 
+def _supersedes(parsed: ParsedMaintenance, existing: Existing | None) -> bool:
+    """Whether the notice was issued after the one the maintenance holds (by sequence, then stamp): only such
+    a notice speaks for all of the event's circuits and for its status. Providers also send one notice per
+    circuit in the same second (seaborn1 and seaborn2): notices of the same standing add up, none prunes
+    the other's circuits. A maintenance without our marker was not made from a notice: nothing is pruned."""
+    held = existing.notice() if existing is not None else None
+    return held is not None and (parsed.sequence, parsed.stamp) > (held[0], held[1])
+
+
 def _clears_acknowledgement(decision: _Decision) -> bool:
     """A newer notice that changes the status the operator acknowledged."""
     existing = decision.existing
     return (
-        decision.newer
+        decision.supersedes
         and existing is not None
         and existing.acknowledged
         and existing.status != decision.status
