@@ -287,24 +287,8 @@ class _Decision:
 
 def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox) -> MaintenancePlan:
     """The plan for one window of the mail against what NetBox holds for its name."""
-    existing = netbox.existing
-    status = netbox_status(parsed.status, existing)
     summary = (parsed.summary.strip() or parsed.maintenance_id)[:SUMMARY_LIMIT]
-    if netbox.mail_stored and existing is not None:
-        # The mail is stored last, after the status and marker: once it is there, its changes all are.
-        decision = _Decision(Action.ALREADY_APPLIED, existing.id, existing, status)
-    else:
-        action, existing_id = _decide(parsed, netbox.provider_id, existing, status, summary)
-        decision = _Decision(
-            action,
-            existing_id,
-            existing,
-            status,
-            newer=action in KEEPS_COMMENTS,
-            supersedes=action in KEEPS_COMMENTS and _supersedes(parsed, existing),
-        )
-        if action is Action.STALE:
-            decision = _file_late(parsed, decision, netbox.known)
+    decision = _decision(parsed, netbox, summary)
     kept = decision.existing.comments if decision.existing and decision.action in KEEPS_COMMENTS else ""
     respelled = tuple(
         dict.fromkeys(
@@ -337,6 +321,25 @@ def plan_maintenance(parsed: ParsedMaintenance, name: str, netbox: NameInNetBox)
         clears_acknowledgement=_clears_acknowledgement(decision),
         notes=_notes(parsed, decision, netbox.known, respelled),
     )
+
+
+def _decision(parsed: ParsedMaintenance, netbox: NameInNetBox, summary: str) -> _Decision:
+    existing = netbox.existing
+    status = netbox_status(parsed.status, existing)
+    if netbox.mail_stored and existing is not None:
+        # The mail is stored last, after the status and marker: once it is there, its changes all are.
+        return _Decision(Action.ALREADY_APPLIED, existing.id, existing, status)
+    action, existing_id = _decide(parsed, netbox.provider_id, existing, status, summary)
+    updates = action in KEEPS_COMMENTS
+    decision = _Decision(
+        action,
+        existing_id,
+        existing,
+        status,
+        newer=updates,
+        supersedes=updates and _supersedes(parsed, existing),
+    )
+    return _file_late(parsed, decision, netbox.known) if action is Action.STALE else decision
 
 
 def _supersedes(parsed: ParsedMaintenance, existing: Existing | None) -> bool:
