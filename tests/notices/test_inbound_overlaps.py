@@ -5,13 +5,9 @@ a fixed number of requests whatever NetBox holds; `sesflow notices overlaps` lis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import urllib3
 from typer.testing import CliRunner
-from urllib3.response import BaseHTTPResponse
 
 from sesflow.aws.clients import AwsClients
 from sesflow.aws.store import ObjectStore
@@ -29,6 +25,7 @@ from sesflow.pipeline import extra_hooks
 from .conftest import BUCKET, Inbox, build_inbox, inbound_settings_for
 from .mails import bcop_notice
 from .places import NetBoxPlaces
+from .test_inbound_requests import CountingPool
 
 pytestmark = [pytest.mark.netbox, pytest.mark.integration]
 
@@ -42,20 +39,6 @@ SEED = SeedData(
     )
 )
 WINDOW_QUERY = f"GET {PLUGIN}/maintenance/"
-
-
-class CountingPool(urllib3.PoolManager):
-    """A urllib3 pool that records every request it sends, as `METHOD /path`."""
-
-    def __init__(self) -> None:
-        super().__init__(maxsize=4)
-        self.sent: list[str] = []
-
-    def urlopen(  # type: ignore[override]  # as urllib3's own PoolManager does
-        self, method: str, url: str, redirect: bool = True, **kw: Any
-    ) -> BaseHTTPResponse:
-        self.sent.append(f"{method} {urlsplit(url).path}")
-        return super().urlopen(method, url, redirect=redirect, **kw)
 
 
 @dataclass
