@@ -87,6 +87,24 @@ def test_a_replay_after_the_fix_resolves_the_entry_and_the_table_lists_what_wait
     assert len(NoticesApi(nb_client).find_journal_entries(tag=RESOLVED_TAG)) == 1
 
 
+def test_applying_a_downloaded_copy_of_the_s3_object_resolves_its_entry(
+    make_inbox: Callable[..., Inbox], nb_client: NetBoxClient, clean_netbox: RunningNetBox, tmp_path: Path
+) -> None:
+    case = next(case for case in CASES if case.reason == "no_netbox_provider")
+    inbox = make_inbox(**case.environ)
+    inbox.deliver(case.raw, **case.delivery)
+    [waiting] = _waiting(nb_client)
+    downloaded = tmp_path / "ses-0001"  # as `aws s3 cp` names it: the object's name, SES's message id
+    downloaded.write_bytes(inbox.aws.s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}ses-0001")["Body"].read())
+    nb_client.post("/api/circuits/providers/", {"name": "Zayo (later)", "slug": LATER_SLUG})  # the fix
+
+    provider_map = case.environ["NETBOX_PROVIDER_MAP"]
+    applied = _cli(clean_netbox, "apply", str(downloaded), "--vouch", NETBOX_PROVIDER_MAP=provider_map)
+    assert applied.exit_code == 0, applied.output
+    [resolved] = NoticesApi(nb_client).find_journal_entries(tag=RESOLVED_TAG)
+    assert resolved["id"] == waiting["id"]
+
+
 def test_circuits_netbox_lacks_are_tagged_on_their_maintenance(inbox: Inbox, nb_client: NetBoxClient) -> None:
     outcome = inbox.deliver(UNKNOWN_CIRCUITS, source="noc@noc.example.org")
     assert outcome.result == "applied"

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sesflow.mail import parse_mail
 from sesflow.netbox.errors import NetBoxUnavailable
-from sesflow.notices.inbound.replay import StoredMailKey, replay
+from sesflow.notices.inbound.replay import StoredMailKey, process_stored_mail, replay
 from sesflow.notices.inbound.triage import TriageReason, row_of
 from sesflow.notices.inbound.triage_netbox import OPEN_TAG, RESOLVED_TAG, TriageEntry, TriageRecords
 
@@ -69,6 +70,42 @@ def test_a_replay_that_applies_the_mail_resolves_its_entry() -> None:
     assert circuits["assigned_object_type"] == "notices.maintenance"
     assert _replay_first(inbox) == ("unchanged", "already applied")
     assert len(inbox.notices.find_journal_entries(tag=RESOLVED_TAG)) == 1
+
+
+def test_applying_the_file_an_s3_object_was_downloaded_to_resolves_the_objects_entry() -> None:
+    """A download (`aws s3 cp`) keeps the object's name, SES's message id: `apply ./ses-0001` resolves what
+    SES's delivery of that object left waiting."""
+    case = next(case for case in CASES if case.reason == "no_netbox_provider")
+    inbox = FakeInbox(environ=case.environ)
+    inbox.deliver(case.raw, **case.delivery)
+    [waiting] = _waiting(inbox)
+    inbox.notices.ensure_provider(LATER_SLUG, name="Zayo (later)", description="")
+
+    downloaded = "/home/noc/ses-0001"
+    outcome = process_stored_mail(
+        "ses-0001", parse_mail(case.raw), inbox.deps, vouched=True, location=downloaded
+    )
+    assert outcome.result == "applied"
+    resolved = inbox.notices.find_journal_entries(tag=RESOLVED_TAG)
+    assert [entry["id"] for entry in resolved] == [waiting["id"]]
+
+
+def test_a_file_that_only_shares_its_name_with_another_files_entry_does_not_resolve_it() -> None:
+    case = next(case for case in CASES if case.reason == "no_netbox_provider")
+    inbox = FakeInbox(environ=case.environ)
+    first = process_stored_mail(
+        "notice.eml", parse_mail(case.raw), inbox.deps, vouched=True, location="/a/notice.eml"
+    )
+    assert first.result == "no_netbox_provider"
+    [waiting] = _waiting(inbox)
+    inbox.notices.ensure_provider(LATER_SLUG, name="Zayo (later)", description="")
+
+    other = process_stored_mail(
+        "notice.eml", parse_mail(NOTICE), inbox.deps, vouched=True, location="/b/notice.eml"
+    )
+    assert other.result == "applied"
+    # Unchanged (kind, tags, text), beside the entry for the circuits NetBox lacks that NOTICE names.
+    assert waiting in _waiting(inbox)
 
 
 def test_a_refused_mail_vouched_for_by_the_operator_is_applied_and_resolved() -> None:

@@ -193,10 +193,24 @@ def _record(records: TriageRecords, note: TriageNote, provider_id: int | None) -
 
 
 def _resolve(records: TriageRecords, mail: InboundMail) -> None:
-    key = mail.location or mail.receipt.message_id
     today = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    for entry, _ in _waiting_for(records, key):
+    for entry in _waiting_for_mail(records, mail):
         records.resolve(entry, f"{entry.comments}\n\n**Resolved**: applied on {today}.")
+
+
+def _waiting_for_mail(records: TriageRecords, mail: InboundMail) -> list[TriageEntry]:
+    """The entries that wait for this mail: by where it is stored, and, for a mail applied from a file, the
+    entry SES's delivery wrote for the S3 object the file was downloaded from (the file keeps the object's
+    name, SES's message id; the id is unique to an S3 object, never to a file name)."""
+    key = mail.location or mail.receipt.message_id
+    found = {entry.id: entry for entry, _ in _waiting_for(records, key)}
+    message_id = mail.receipt.message_id
+    if message_id and not key.startswith("s3://"):
+        for entry in records.waiting(search=message_id):
+            note = read_note(entry.comments)
+            if note is not None and note.location.startswith("s3://") and note.message_id == message_id:
+                found.setdefault(entry.id, entry)
+    return list(found.values())
 
 
 def _waiting_for(records: TriageRecords, key: str) -> list[tuple[TriageEntry, TriageNote]]:
