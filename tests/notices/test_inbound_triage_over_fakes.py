@@ -81,7 +81,7 @@ def test_applying_the_file_an_s3_object_was_downloaded_to_resolves_the_objects_e
     [waiting] = _waiting(inbox)
     inbox.notices.ensure_provider(LATER_SLUG, name="Zayo (later)", description="")
 
-    downloaded = "/home/noc/ses-0001"
+    downloaded = "downloads/ses-0001"  # the operator's copy, as `aws s3 cp` names it
     outcome = process_stored_mail(
         "ses-0001", parse_mail(case.raw), inbox.deps, vouched=True, location=downloaded
     )
